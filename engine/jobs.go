@@ -1,0 +1,216 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/weir-sql/weir/catalog"
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/executor"
+	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/sql"
+)
+
+// planJob plans `CREATE JOB name WITH (opts) AS ins`.
+func (e *Engine) planJob(name string, ins *sql.Insert, opts []sql.Option) (*planner.JobPlan, error) {
+	return planner.PlanJob(resolver{e}, name, ins, opts)
+}
+
+// jobBounded reports whether every source of a plan is bounded.
+func jobBounded(p *planner.JobPlan) bool {
+	for _, st := range p.Stages {
+		if st.Source != nil && !st.Source.Bounded {
+			return false
+		}
+	}
+	return true
+}
+
+// sessionJob is a job this session launched.
+type sessionJob struct {
+	name    string
+	id      uint64
+	bounded bool
+}
+
+func (s *Session) createJob(ctx context.Context, n *sql.CreateJob) (*Result, error) {
+	e := s.e
+	ins, with := n.Insert, n.With
+	var fromTemplate string
+	switch {
+	case n.FromSnapshot != "":
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "CREATE JOB ... FROM SNAPSHOT is not supported yet")
+	case n.FromTemplate != "":
+		t, err := e.cat.GetTemplate(n.FromTemplate)
+		if err != nil {
+			return nil, err
+		}
+		stmt, err := instantiateTemplate(t, n.With)
+		if err != nil {
+			return nil, err
+		}
+		ins, with, fromTemplate = stmt, nil, t.Name
+	}
+	if ins == nil {
+		return nil, pgerr.New(pgerr.SyntaxError, "CREATE JOB %s needs AS INSERT INTO ... SELECT ...", n.Name)
+	}
+	if lj, ok := e.cat.LiveJob(n.Name); ok {
+		return nil, pgerr.New(pgerr.DuplicateObject, "job %q is already running (job id %d)", n.Name, lj.ID).
+			WithHint("DRAIN JOB or CANCEL JOB %s first, or ALTER JOB %s UPDATE", n.Name, n.Name)
+	}
+	plan, err := e.planJob(n.Name, ins, with)
+	if err != nil {
+		return nil, err
+	}
+	id, err := e.cat.NextID()
+	if err != nil {
+		return nil, err
+	}
+	j := &catalog.Job{Name: n.Name, ID: id, StateNS: id, State: catalog.JobRunning, SQL: ins.Text, Options: options(with),
+		StartedAt: e.Now(), Template: fromTemplate}
+	if err := e.cat.CreateJob(j); err != nil {
+		return nil, err
+	}
+	if err := e.startJob(j, plan); err != nil {
+		j.State, j.Error, j.EndedAt = catalog.JobFailed, err.Error(), e.Now()
+		_ = e.cat.PutJob(j)
+		return nil, err
+	}
+	s.jobs = append(s.jobs, sessionJob{name: n.Name, id: id, bounded: jobBounded(plan)})
+	return &Result{Tag: "CREATE JOB"}, nil
+}
+
+// instantiateTemplate expands a template's ${param}s with checked values.
+func instantiateTemplate(t *catalog.Template, with []sql.Option) (*sql.Insert, error) {
+	given := options(with)
+	values := map[string]string{}
+	for _, p := range t.Params {
+		v, ok := given[strings.ToLower(p.Name)]
+		if !ok {
+			return nil, pgerr.New(pgerr.UndefinedParameter, "template %s needs parameter %q (%s)", t.Name, p.Name, p.Type)
+		}
+		d, err := datum.Parse(p.Type, v)
+		if err != nil {
+			return nil, pgerr.New(pgerr.DatatypeMismatch, "template %s: parameter %q: %s", t.Name, p.Name, pgerr.Wrap(err).Message)
+		}
+		if p.Type.Kind() == datum.KindString || p.Type.Kind() == datum.KindTimestamp || p.Type.Kind() == datum.KindDate || p.Type.Kind() == datum.KindInterval {
+			values[p.Name] = "'" + strings.ReplaceAll(d.Format(), "'", "''") + "'"
+		} else {
+			values[p.Name] = d.Format()
+		}
+		delete(given, strings.ToLower(p.Name))
+	}
+	for k := range given {
+		return nil, pgerr.New(pgerr.UndefinedParameter, "template %s has no parameter %q", t.Name, k)
+	}
+	text, err := sql.ExpandParams(t.Body, values)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sql.ParseOne(text)
+	if err != nil {
+		return nil, err
+	}
+	ins, ok := st.(*sql.Insert)
+	if !ok {
+		return nil, pgerr.New(pgerr.WrongObjectType, "template %s is not an INSERT INTO ... SELECT", t.Name)
+	}
+	return ins, nil
+}
+
+func (e *Engine) controlJob(ctx context.Context, n *sql.JobControl) (*Result, error) {
+	j, ok := e.cat.LiveJob(n.Name)
+	rj := e.runningJob(n.Name)
+	if !ok || rj == nil {
+		if _, any := e.cat.LatestJob(n.Name); any {
+			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "job %s is not running", n.Name)
+		}
+		return nil, pgerr.New(pgerr.UndefinedObject, "job %q does not exist", n.Name)
+	}
+	switch n.Action {
+	case "DRAIN":
+		j.State = catalog.JobDraining
+		if err := e.cat.PutJob(j); err != nil {
+			return nil, err
+		}
+		rj.Drain()
+		if err := e.WaitJob(ctx, n.Name); err != nil {
+			return nil, err
+		}
+		return &Result{Tag: "DRAIN JOB"}, nil
+	case "CANCEL":
+		rj.Cancel()
+		if err := e.WaitJob(ctx, n.Name); err != nil {
+			return nil, err
+		}
+		return &Result{Tag: "CANCEL JOB"}, nil
+	}
+	return nil, pgerr.New(pgerr.SyntaxError, "unknown job action %s", n.Action)
+}
+
+func (s *Session) explain(ctx context.Context, n *sql.Explain) (*Result, error) {
+	e := s.e
+	var text string
+	switch {
+	case n.Update != nil:
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "EXPLAIN JOB ... UPDATE is not supported yet")
+	case n.Job != "":
+		var plan *planner.JobPlan
+		rj := e.runningJob(n.Job)
+		if rj != nil {
+			plan = rj.Plan()
+		} else {
+			j, ok := e.cat.LatestJob(n.Job)
+			if !ok {
+				return nil, pgerr.New(pgerr.UndefinedObject, "job %q does not exist", n.Job)
+			}
+			var err error
+			if plan, err = e.planJobSQL(j.Name, j.SQL, j.Options); err != nil {
+				return nil, err
+			}
+		}
+		text = planner.ExplainJob(plan)
+		if rj != nil {
+			text += e.explainRuntime(rj)
+		}
+	default:
+		switch st := n.Stmt.(type) {
+		case *sql.CreateJob:
+			if st.Insert == nil {
+				return nil, pgerr.New(pgerr.FeatureNotSupported, "EXPLAIN CREATE JOB needs AS INSERT ...")
+			}
+			plan, err := e.planJob(st.Name, st.Insert, st.With)
+			if err != nil {
+				return nil, err
+			}
+			text = planner.ExplainJob(plan)
+		default:
+			node, err := planner.BindStatement(resolver{e}, n.Stmt)
+			if err != nil {
+				return nil, err
+			}
+			text = planner.ExplainLogical(node)
+		}
+	}
+	r := &Result{Columns: []Column{{"QUERY PLAN", datum.TypeText}}, Tag: "EXPLAIN"}
+	for _, line := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		r.Rows = append(r.Rows, datum.Row{datum.NewString(line)})
+	}
+	return r, nil
+}
+
+// explainRuntime adds a running job's key ranges and watermarks.
+func (e *Engine) explainRuntime(rj *executor.Job) string {
+	st := rj.Status()
+	var b strings.Builder
+	fmt.Fprintf(&b, "runtime: job id %d, %s, events in %d, out %d, late dropped %d\n", rj.Meta().ID, st.State, st.EventsIn, st.EventsOut, st.LateDropped)
+	for _, ss := range st.Stages {
+		fmt.Fprintf(&b, "  stage %s  watermark %s\n", ss.Name, FormatWatermark(ss.Watermark))
+		for _, r := range ss.Ranges {
+			fmt.Fprintf(&b, "    range [%016x, %016x]  worker %d  events %d  watermark %s\n", r.Lo, r.Hi, r.Worker, r.Events, FormatWatermark(r.Watermark))
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,481 @@
+package executor
+
+import (
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/weir-sql/weir/connector"
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/state"
+)
+
+// worker processes one source partition or one key range of a stage.
+type worker struct {
+	job *Job
+	st  *stageRT
+	idx int
+	// lo and hi bound the key-hash range this worker owns (inclusive).
+	lo, hi uint64
+
+	meta  workerMeta // last committed progress
+	ops   []operator
+	out   *outputBuffer
+	inbox *inbox
+	wake  chan struct{}
+
+	// published after each commit, read by other goroutines.
+	pubWM      atomic.Int64
+	pubNatural atomic.Int64
+	processed  atomic.Int64
+
+	// per-bundle, owned by the worker goroutine.
+	batch       *state.Batch
+	afterCommit []func() error
+	bundleIn    int64
+	bundleOut   int64
+	bundleLate  int64
+	bundleBad   int64
+	appendSeq   uint64
+	inWM        int64 // keyed: input watermark applied so far
+	inNatural   int64
+	curWM       int64 // source: the partition watermark before the current record
+	consumed    [][]byte
+
+	reader  connector.Reader
+	records []connector.Record
+}
+
+func (w *worker) writerID() uint64 {
+	return w.job.meta.StateNS<<24 | uint64(w.st.plan.ID)<<16 | uint64(w.idx)
+}
+
+// init loads the worker's committed progress, builds its operators and
+// restores their state. It runs before any worker goroutine starts.
+func (w *worker) init() error {
+	store := w.job.x.cfg.Store
+	w.meta = workerMeta{WM: minWM, NaturalWM: minWM, MaxTS: minWM}
+	if v, ok, err := store.Get(workerMetaKey(w.job.meta.StateNS, w.st.plan.ID, w.idx)); err != nil {
+		return err
+	} else if ok && !w.meta.decode(v) {
+		return errors.New("executor: corrupt worker progress")
+	}
+	w.pubWM.Store(w.meta.WM)
+	w.pubNatural.Store(w.meta.NaturalWM)
+	w.meta.Source = w.st.source != nil
+	// Job counters are cumulative over the lineage's committed progress.
+	if w.st.source != nil {
+		w.job.eventsIn.Add(w.meta.EventsIn)
+	}
+	w.job.eventsOut.Add(w.meta.EventsOut)
+	w.job.lateDropped.Add(w.meta.LateDropped)
+	w.job.badRecords.Add(w.meta.BadRecords)
+	w.inWM, w.inNatural = w.meta.WM, w.meta.NaturalWM
+	w.appendSeq = w.meta.Seq << 20 // room for 1M appended rows per bundle
+	w.batch = store.NewBatch()
+	if w.st.down != nil {
+		w.out = newOutputBuffer(w.st.keyCols, len(w.st.down.workers))
+	}
+	var final emitFn
+	if w.out != nil {
+		final = func(row datum.Row) error { w.out.add(row); return nil }
+	} else {
+		final = func(datum.Row) error { return nil }
+	}
+	ops, err := buildChain(w, w.st.plan.Ops, final)
+	if err != nil {
+		return err
+	}
+	w.ops = ops
+	for _, op := range ops {
+		if err := op.load(); err != nil {
+			return err
+		}
+	}
+	if w.inbox != nil {
+		// Committed but unconsumed deliveries survive in the queue.
+		p := queueRangePrefix(w.job.meta.StateNS, w.st.plan.ID, w.idx)
+		err := store.Scan(p, state.PrefixEnd(p), func(k, v []byte) error {
+			d, err := decodeDelivery(k, v)
+			if err != nil {
+				return err
+			}
+			w.inbox.put(d)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if w.st.source != nil && !w.meta.Done {
+		r, err := w.st.source.Open(w.idx, len(w.st.workers), w.meta.Offset)
+		if err != nil {
+			return err
+		}
+		w.reader = r
+	}
+	return nil
+}
+
+func (w *worker) close() {
+	if w.reader != nil {
+		_ = w.reader.Close()
+		w.reader = nil
+	}
+}
+
+// gateWM is the watermark against which lateness is decided for the record
+// being processed: the partition watermark in a source stage, the input
+// watermark in a keyed stage.
+func (w *worker) gateWM() int64 {
+	if w.st.source != nil {
+		return w.curWM
+	}
+	return w.inWM
+}
+
+// recordError handles a record that failed evaluation: it is counted and
+// the job goes on (the dead-letter table records it).
+func (w *worker) recordError(row datum.Row, err error) error {
+	var pe *pgerr.Error
+	if !errors.As(err, &pe) {
+		return err // not a data error: fail the job
+	}
+	w.bundleBad++
+	return nil
+}
+
+func (w *worker) run() {
+	defer w.job.wg.Done()
+	var err error
+	if w.st.source != nil {
+		err = w.runSource()
+	} else {
+		err = w.runKeyed()
+	}
+	if err != nil && !errors.Is(err, errStopped) {
+		w.job.fail(err)
+	}
+	// Downstream workers must notice this worker finished: count it out
+	// first, then wake them.
+	w.st.live.Add(-1)
+	if w.st.down != nil {
+		w.st.down.wakeWorkers()
+	}
+}
+
+var errStopped = errors.New("executor: stopped")
+
+func (w *worker) stopped() bool { return w.job.ctx.Err() != nil }
+
+// watermark computation for sources.
+func (w *worker) sourceWM() int64 {
+	sp := w.st.plan.Source
+	wm := w.meta.WM
+	if sp.TimeCol >= 0 && w.meta.MaxTS != minWM {
+		if c := w.meta.MaxTS - sp.WatermarkDelay; c > wm {
+			wm = c
+		}
+	}
+	return wm
+}
+
+func (w *worker) runSource() error {
+	cfg := w.job.x.cfg
+	sp := w.st.plan.Source
+	clock := cfg.Env.Clock
+	lastRecord := clock.Now()
+	var earlyTick <-chan time.Time
+	if w.job.plan.Options.EmitEarly > 0 {
+		earlyTick = clock.After(time.Duration(w.job.plan.Options.EmitEarly) * time.Microsecond)
+	}
+	for {
+		if w.stopped() {
+			return errStopped
+		}
+		draining := w.job.draining.Load()
+		var recs []connector.Record
+		eof := false
+		if !draining {
+			var err error
+			recs, eof, err = w.reader.Read(w.records[:0], cfg.BundleSize)
+			if err != nil {
+				return err
+			}
+			w.records = recs
+		}
+		idleAdvance := false
+		if len(recs) == 0 && !eof && !draining {
+			if sp.IdleTimeout > 0 {
+				idle := clock.Now().Sub(lastRecord)
+				limit := time.Duration(sp.IdleTimeout) * time.Microsecond
+				if idle >= limit {
+					nowWM := clock.Now().UnixMicro() - sp.WatermarkDelay
+					if nowWM > w.meta.WM {
+						idleAdvance = true
+						w.meta.WM, w.meta.NaturalWM = nowWM, nowWM
+					}
+				}
+			}
+			if !idleAdvance {
+				var timeout <-chan time.Time
+				if sp.IdleTimeout > 0 {
+					timeout = clock.After(time.Second)
+				}
+				select {
+				case <-w.reader.Ready():
+				case <-w.job.ctx.Done():
+					return errStopped
+				case <-w.job.drainCh:
+				case <-timeout:
+				case <-earlyTick:
+					earlyTick = clock.After(time.Duration(w.job.plan.Options.EmitEarly) * time.Microsecond)
+				}
+				continue
+			}
+		}
+		if len(recs) > 0 {
+			lastRecord = clock.Now()
+		}
+		if err := w.waitForSpace(); err != nil {
+			return err
+		}
+		for i := range recs {
+			r := &recs[i]
+			if r.Err != nil {
+				w.deadLetter(r.Offset, r.Raw, r.Err)
+				continue
+			}
+			w.curWM = w.sourceWM()
+			if err := w.ops[0].process(r.Row); err != nil {
+				return err
+			}
+			if sp.TimeCol >= 0 {
+				if ts := r.Row[sp.TimeCol]; !ts.IsNull() && ts.Micros() > w.meta.MaxTS {
+					w.meta.MaxTS = ts.Micros()
+				}
+			}
+			w.bundleIn++
+			r.Row = nil
+		}
+		if !draining {
+			w.meta.Offset = w.reader.NextOffset()
+		}
+		wm := w.sourceWM()
+		natural := wm
+		if eof {
+			wm, natural = maxWM, maxWM
+		}
+		if draining {
+			wm = maxWM
+			natural = w.meta.NaturalWM
+			if n := w.sourceWM(); n > natural {
+				natural = n
+			}
+			w.meta.Drained = true
+		}
+		w.meta.Done = eof || draining
+		for _, op := range w.ops {
+			if err := op.advance(wm, natural); err != nil {
+				return err
+			}
+		}
+		if err := w.commit(wm, natural); err != nil {
+			return err
+		}
+		if w.meta.Done {
+			return nil
+		}
+	}
+}
+
+func (w *worker) runKeyed() error {
+	clock := w.job.x.cfg.Env.Clock
+	var earlyTick <-chan time.Time
+	earlyEvery := time.Duration(w.job.plan.Options.EmitEarly) * time.Microsecond
+	if earlyEvery > 0 {
+		earlyTick = clock.After(earlyEvery)
+	}
+	for {
+		if w.stopped() {
+			return errStopped
+		}
+		// Read the upstream watermark and completion BEFORE taking the
+		// inbox: everything produced before they were published is in it.
+		upWM, upNatural, upDone := int64(maxWM), int64(maxWM), true
+		for _, up := range w.st.upstreams {
+			if v := up.outputWM(); v < upWM {
+				upWM = v
+			}
+			if v := up.naturalWM(); v < upNatural {
+				upNatural = v
+			}
+			if up.live.Load() > 0 {
+				upDone = false
+			}
+		}
+		items := w.inbox.take()
+		ticked := false
+		if len(items) == 0 && upWM <= w.inWM && !upDone {
+			select {
+			case <-w.wake:
+			case <-w.job.ctx.Done():
+				return errStopped
+			case <-earlyTick:
+				earlyTick = clock.After(earlyEvery)
+				ticked = true
+			}
+			if !ticked {
+				continue
+			}
+		}
+		if err := w.waitForSpace(); err != nil {
+			return err
+		}
+		for _, d := range items {
+			for _, row := range d.rows {
+				if err := w.ops[0].process(row); err != nil {
+					return err
+				}
+			}
+			w.bundleIn += int64(len(d.rows))
+			w.batch.Delete(d.key)
+		}
+		if upWM > w.inWM {
+			w.inWM = upWM
+		}
+		if upNatural > w.inNatural {
+			w.inNatural = upNatural
+		}
+		for _, op := range w.ops {
+			if err := op.advance(w.inWM, w.inNatural); err != nil {
+				return err
+			}
+		}
+		if ticked {
+			now := clock.Now().UnixMicro()
+			for _, op := range w.ops {
+				if err := op.tick(now); err != nil {
+					return err
+				}
+			}
+		}
+		finished := upDone && w.inWM == maxWM
+		w.meta.Done = finished
+		if err := w.commit(w.inWM, w.inNatural); err != nil {
+			return err
+		}
+		if finished {
+			return nil
+		}
+	}
+}
+
+// waitForSpace blocks while a downstream inbox is over its limit.
+func (w *worker) waitForSpace() error {
+	if w.st.down == nil {
+		return nil
+	}
+	limit := w.job.x.cfg.MaxPending
+	for _, dw := range w.st.down.workers {
+		for dw.inbox.pending() > limit {
+			select {
+			case <-dw.inbox.space:
+			case <-w.job.ctx.Done():
+				return errStopped
+			}
+		}
+	}
+	return nil
+}
+
+// commit flushes the operators, writes the bundle's outputs and progress
+// into the batch, commits it durably, and only then publishes: outputs to
+// downstream inboxes, then the watermark.
+func (w *worker) commit(wm, natural int64) error {
+	for _, op := range w.ops {
+		if err := op.flush(); err != nil {
+			return err
+		}
+	}
+	ns := w.job.meta.StateNS
+	w.meta.Seq++
+	var deliveries []delivery
+	if w.out != nil {
+		for dest := range w.out.rows {
+			rows := w.out.rows[dest]
+			if len(rows) == 0 {
+				continue
+			}
+			key := queueKey(ns, w.st.down.plan.ID, dest, w.st.plan.ID, w.idx, w.meta.Seq)
+			w.batch.Set(key, encodeDelivery(w.out.hashes[dest], rows))
+			deliveries = append(deliveries, delivery{key: key, hashes: w.out.hashes[dest], rows: rows})
+		}
+		w.out.reset()
+	}
+	if wm < w.meta.WM {
+		wm = w.meta.WM // never backwards
+	}
+	if natural < w.meta.NaturalWM {
+		natural = w.meta.NaturalWM
+	}
+	w.meta.WM, w.meta.NaturalWM = wm, natural
+	w.meta.EventsIn += w.bundleIn
+	w.meta.EventsOut += w.bundleOut
+	w.meta.LateDropped += w.bundleLate
+	w.meta.BadRecords += w.bundleBad
+	w.batch.Set(workerMetaKey(ns, w.st.plan.ID, w.idx), w.meta.encode())
+	if err := w.job.x.cfg.Store.Commit(w.batch); err != nil {
+		return err
+	}
+	w.batch.Reset()
+	w.appendSeq = w.meta.Seq << 20
+	// Published only now that the bundle is durable.
+	for _, d := range deliveries {
+		w.st.down.workers[rangeIndexOf(d.key)].inbox.put(d)
+	}
+	if w.st.source != nil {
+		w.job.eventsIn.Add(w.bundleIn)
+	}
+	w.job.eventsOut.Add(w.bundleOut)
+	w.job.lateDropped.Add(w.bundleLate)
+	w.job.badRecords.Add(w.bundleBad)
+	w.processed.Add(w.bundleIn)
+	w.bundleIn, w.bundleOut, w.bundleLate, w.bundleBad = 0, 0, 0, 0
+	w.pubNatural.Store(natural)
+	w.pubWM.Store(wm)
+	if w.st.down != nil {
+		w.st.down.wakeWorkers()
+	}
+	hooks := w.afterCommit
+	w.afterCommit = nil
+	for _, h := range hooks {
+		if err := h(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rangeIndexOf extracts the destination range from a queue key.
+func rangeIndexOf(key []byte) int {
+	return int(binary.BigEndian.Uint32(key[11:15]))
+}
+
+// deadLetter records a malformed source record, keyed by its position so a
+// replay writes the same key once.
+func (w *worker) deadLetter(offset int64, raw []byte, cause error) {
+	w.bundleBad++
+	row := datum.Row{
+		datum.NewString(w.job.meta.Name),
+		datum.NewInt(int64(w.job.meta.ID)),
+		datum.NewString(w.st.plan.Source.Name),
+		datum.NewInt(offset),
+		datum.NewBytes(raw),
+		datum.NewString(cause.Error()),
+		datum.NewTimestamp(w.job.x.cfg.Env.Clock.Now().UnixMicro()),
+	}
+	w.batch.Set(deadLetterKey(w.job.meta.StateNS, w.st.plan.ID, w.idx, offset), datum.AppendRow(nil, row))
+}
