@@ -34,11 +34,14 @@ type Param struct {
 }
 
 // Call applies a scalar function or operator. Fn is the canonical lower-case
-// name from the function registry (functions.go): operators are spelled as
-// themselves ("+", "-", "*", "/", "%", "=", "<>", "<", "<=", ">", ">=",
-// "and", "or", "not", "neg", "||", "like", "ilike", "is null",
-// "is not null", "is true", "is false", "is distinct from", "in"), functions
-// by name ("lower", "coalesce", "date_trunc", ...).
+// name: operators are spelled as themselves ("+", "-", "*", "/", "%", "^",
+// "=", "<>", "<", "<=", ">", ">=", "and", "or", "not", "neg", "||", "like",
+// "not like", "ilike", "not ilike", "~", "!~", "~*", "!~*", "is null",
+// "is not null", "is true", "is false", "is not true", "is not false",
+// "is distinct from", "is not distinct from", "in", "not in"; for IN,
+// Args[0] is the tested value and Args[1:] the list), functions by their
+// name in the Registry ("lower", "coalesce", "date_trunc", ...; see
+// Builtins().Names()). Build calls with ResolveCall, which types them.
 type Call struct {
 	Fn   string
 	Args []Expr

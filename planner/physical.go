@@ -178,13 +178,14 @@ type WindowSpec struct {
 // one column per aggregate, pane_timing (TEXT), pane_index (BIGINT).
 //
 // Combiner lifting (stages.go): the Partial op's output row, which is what
-// crosses the shuffle, is the key columns, window_start, window_end
-// (TIMESTAMP), one BYTEA accumulator per aggregate, then the largest event
-// time folded into the row (TIMESTAMP, the StageOutput's TimeCol). The
-// Merge op downstream reads that row: its KeyCols are 0..len(keys)-1, its
-// Window.TimeCol is the event-time column, and its Aggs are the Partial's
-// (their Arg expressions refer to the Partial's input and only give
-// types); the accumulator of Aggs[i] is input column len(KeyCols)+2+i.
+// crosses the shuffle, is the key columns, window_start (TIMESTAMP), one
+// BYTEA accumulator per aggregate, the largest event time folded into the
+// row (TIMESTAMP, the StageOutput's TimeCol) and the number of input rows
+// folded (BIGINT). The Merge op downstream reads that row: its KeyCols are
+// 0..len(keys)-1, its Window.TimeCol is the event-time column, and its Aggs
+// are the Partial's (their Arg expressions refer to the Partial's input and
+// only give types); the accumulator of Aggs[i] is input column
+// len(KeyCols)+1+i.
 //
 // Partial is set on the combiner half of a lifted aggregation: it runs
 // before the shuffle, keeps no state across bundles, and emits per bundle

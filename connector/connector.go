@@ -1,0 +1,355 @@
+package connector
+
+import (
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/state"
+)
+
+// Column is one column of a source's or sink's schema.
+type Column struct {
+	Name    string
+	Type    datum.Type
+	NotNull bool
+}
+
+// SourceConfig describes a catalog source to OpenSource.
+type SourceConfig struct {
+	Name      string            // catalog name
+	ID        uint64            // catalog id (log sources key their records by it)
+	Connector string            // "log", "file", "datagen", "nexmark"
+	Options   map[string]string // WITH options, keys lower-case
+	Schema    []Column
+	TimeCol   int // index of the event-time (WATERMARK FOR) column, -1 if none
+}
+
+// SinkConfig describes a catalog sink to OpenSink.
+type SinkConfig struct {
+	Name      string
+	ID        uint64
+	Connector string // "blackhole", "stdout", "file"
+	Options   map[string]string
+	Schema    []Column
+}
+
+// Env is what connectors get from the engine: no globals.
+type Env struct {
+	Store   *state.Store
+	Logs    *LogHub   // notifies log readers of appends
+	Clock   Clock     // injected processing-time clock (no time.Now() in connectors)
+	Stdout  io.Writer // for the stdout sink
+	BaseDir string    // relative file paths resolve against it
+}
+
+func (e Env) clock() Clock {
+	if e.Clock == nil {
+		return SystemClock()
+	}
+	return e.Clock
+}
+
+func (e Env) resolve(path string) string {
+	if filepath.IsAbs(path) || e.BaseDir == "" {
+		return path
+	}
+	return filepath.Join(e.BaseDir, path)
+}
+
+// Record is one input record. Offset is its stable id within its partition
+// (log: sequence number; file: byte offset of the record's first byte;
+// datagen/nexmark: global sequence number): a reader reopened at a record's
+// Offset re-reads exactly that record and what followed.
+type Record struct {
+	Row    datum.Row
+	Offset int64
+	Err    error  // non-nil: a malformed record; Row is nil
+	Raw    []byte // the raw bytes of a malformed record (for the dead-letter table)
+}
+
+// Source is an opened catalog source: a factory of partition readers.
+type Source interface {
+	// Partitions says how many partitions the source offers for the
+	// requested parallelism. The executor calls it once at job start and
+	// persists the answer; Open accepts that n on every later start.
+	Partitions(want int) int
+	// Bounded reports whether every partition ends.
+	Bounded() bool
+	// Open a reader for partition p of n, starting at offset from (0 = the
+	// beginning of that partition; otherwise the Offset of the first record
+	// to read, i.e. one past the last committed).
+	Open(p, n int, from int64) (Reader, error)
+}
+
+// Reader reads one partition of a source. A Reader is used by one goroutine
+// at a time.
+type Reader interface {
+	// Read appends up to max available records to buf WITHOUT blocking; eof
+	// is true once a bounded partition has nothing more (after the returned
+	// records).
+	Read(buf []Record, max int) (out []Record, eof bool, err error)
+	// Ready returns a channel that is closed (or receives) when more records
+	// may be available.
+	Ready() <-chan struct{}
+	// NextOffset is the offset the next Read would start at (the position to
+	// commit).
+	NextOffset() int64
+	Close() error
+}
+
+// Sink receives a job's committed output rows.
+type Sink interface {
+	Write(rows []datum.Row) error // called after the bundle holding these rows committed
+	Count() int64                 // rows written
+	Close() error
+}
+
+// commonSourceOptions are accepted by every source; the engine interprets
+// them (the connector ignores them).
+var commonSourceOptions = map[string]bool{
+	"connector":    true,
+	"idle_timeout": true,
+}
+
+// OpenSource validates cfg's options and returns the source. Errors carry
+// SQLSTATE 22023 (bad or unknown connector, bad option value) or 42601
+// (unrecognized option).
+func OpenSource(cfg SourceConfig, env Env) (Source, error) {
+	switch strings.ToLower(cfg.Connector) {
+	case "", "log":
+		return openLogSource(cfg, env)
+	case "file":
+		return openFileSource(cfg, env)
+	case "datagen":
+		return openDatagen(cfg, env)
+	case "nexmark":
+		return openNexmark(cfg, env)
+	}
+	return nil, pgerr.New(pgerr.InvalidParameterValue, "unknown source connector %q", cfg.Connector).
+		WithHint("Sources support connector = 'log', 'file', 'datagen' or 'nexmark'.")
+}
+
+// OpenSink validates cfg's options and opens the sink.
+func OpenSink(cfg SinkConfig, env Env) (Sink, error) {
+	switch strings.ToLower(cfg.Connector) {
+	case "blackhole":
+		if err := checkOptions("blackhole sink", cfg.Options, nil, nil); err != nil {
+			return nil, err
+		}
+		return &blackhole{}, nil
+	case "stdout", "print":
+		if err := checkOptions("stdout sink", cfg.Options, nil, nil); err != nil {
+			return nil, err
+		}
+		return newStdoutSink(env)
+	case "file":
+		return openFileSink(cfg, env)
+	}
+	return nil, pgerr.New(pgerr.InvalidParameterValue, "unknown sink connector %q", cfg.Connector).
+		WithHint("Sinks support connector = 'blackhole', 'stdout' or 'file'.")
+}
+
+// checkOptions rejects options that are neither common nor in known, and
+// options whose name starts with a prefix in prefixes but are not known to
+// the caller (the caller validates those).
+func checkOptions(what string, opts map[string]string, known []string, prefixes []string) error {
+	var bad []string
+	for k := range opts {
+		if commonSourceOptions[k] {
+			continue
+		}
+		ok := false
+		for _, kk := range known {
+			if k == kk {
+				ok = true
+				break
+			}
+		}
+		for _, p := range prefixes {
+			if strings.HasPrefix(k, p) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	e := pgerr.New(pgerr.SyntaxError, "%s: option %q not recognized", what, bad[0])
+	if len(known) > 0 {
+		e = e.WithHint("Valid options: %s.", strings.Join(known, ", "))
+	}
+	return e
+}
+
+func badOption(what, key, val, want string) error {
+	return pgerr.New(pgerr.InvalidParameterValue, "%s: invalid value %q for option %q: %s", what, val, key, want)
+}
+
+// optInt parses an integer option; ok is false when it is absent.
+func optInt(what string, opts map[string]string, key string, lo int64) (v int64, ok bool, err error) {
+	s, ok := opts[key]
+	if !ok {
+		return 0, false, nil
+	}
+	v, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return 0, true, badOption(what, key, s, "expected an integer")
+	}
+	if v < lo {
+		return 0, true, badOption(what, key, s, "must be at least "+strconv.FormatInt(lo, 10))
+	}
+	return v, true, nil
+}
+
+func optFloat(what string, opts map[string]string, key string) (v float64, ok bool, err error) {
+	s, ok := opts[key]
+	if !ok {
+		return 0, false, nil
+	}
+	v, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, true, badOption(what, key, s, "expected a number")
+	}
+	return v, true, nil
+}
+
+// optInterval parses an interval option ('2 seconds', '500 ms') into
+// microseconds.
+func optInterval(what string, opts map[string]string, key string) (us int64, ok bool, err error) {
+	s, ok := opts[key]
+	if !ok {
+		return 0, false, nil
+	}
+	m, v, perr := datum.ParseInterval(s)
+	if perr != nil || m != 0 || v < 0 {
+		return 0, true, badOption(what, key, s, "expected a non-negative interval such as '2 seconds'")
+	}
+	return v, true, nil
+}
+
+// Clock is the processing-time clock connectors use.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// SystemClock returns the real clock (the only place time.Now is called).
+func SystemClock() Clock { return systemClock{} }
+
+// ManualClock is a Clock that moves only when told to (tests, simulations).
+// It is safe for concurrent use.
+type ManualClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []manualWaiter
+}
+
+type manualWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+// NewManualClock returns a ManualClock reading start.
+func NewManualClock(start time.Time) *ManualClock { return &ManualClock{now: start} }
+
+// Now returns the clock's current time.
+func (c *ManualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// After returns a channel that receives once the clock has been advanced by
+// at least d.
+func (c *ManualClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	at := c.now.Add(d)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, manualWaiter{at: at, ch: ch})
+	return ch
+}
+
+// Advance moves the clock forward by d and fires the timers that became due.
+func (c *ManualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if !w.at.After(c.now) {
+			w.ch <- c.now
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	for i := len(kept); i < len(c.waiters); i++ {
+		c.waiters[i] = manualWaiter{}
+	}
+	c.waiters = kept
+}
+
+// Waiters returns how many After channels have not fired yet.
+func (c *ManualClock) Waiters() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// closedChan is returned by Ready when records are available now.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+// timeChan adapts a Clock.After channel to a Ready channel.
+func timeChan(t <-chan time.Time) <-chan struct{} {
+	c := make(chan struct{})
+	go func() {
+		<-t
+		close(c)
+	}()
+	return c
+}
+
+// rowSlab hands out rows carved from one large allocation, so readers
+// allocate once per batch instead of once per row. Each row is capped (a
+// consumer that appends to it reallocates) and never shared.
+type rowSlab struct {
+	buf []datum.Datum
+}
+
+func (s *rowSlab) row(n int) datum.Row {
+	if len(s.buf) < n {
+		size := 4096
+		if n > size/4 {
+			size = n * 64
+		}
+		s.buf = make([]datum.Datum, size)
+	}
+	r := s.buf[:n:n]
+	s.buf = s.buf[n:]
+	return r
+}

@@ -1,0 +1,159 @@
+package connector
+
+import (
+	"strconv"
+
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/pgerr"
+)
+
+// rowConverter turns field text into datums of a schema's column types.
+type rowConverter struct {
+	types []datum.Type
+	names []string
+}
+
+func (c *rowConverter) init(schema []Column) {
+	c.types = make([]datum.Type, len(schema))
+	c.names = make([]string, len(schema))
+	for i, col := range schema {
+		c.types[i] = col.Type
+		c.names[i] = col.Name
+	}
+}
+
+// parse converts s (PostgreSQL text input) for column col.
+func (c *rowConverter) parse(col int, s string) (datum.Datum, error) {
+	t := c.types[col]
+	switch t.Kind() {
+	case datum.KindString:
+		// The record was checked for valid UTF-8 as a whole.
+		return datum.NewString(s), nil
+	case datum.KindTimestamp:
+		if us, ok := fastTimestamp(s); ok {
+			return datum.NewTimestamp(us), nil
+		}
+	case datum.KindInt:
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil && intFits(t, v) {
+			return datum.NewInt(v), nil
+		}
+	case datum.KindFloat:
+		if plainNumber(s) {
+			if v, err := strconv.ParseFloat(s, 64); err == nil {
+				return datum.NewFloat(v), nil
+			}
+		}
+	}
+	v, err := datum.Parse(t, s)
+	if err != nil {
+		return datum.Null, columnErr(c.names[col], err)
+	}
+	return v, nil
+}
+
+// plainNumber reports whether s is made only of digits, signs, '.', 'e'
+// and 'E' (so strconv.ParseFloat reads it exactly as PostgreSQL does).
+func plainNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && c != '.' && c != '-' && c != '+' && c != 'e' && c != 'E' {
+			return false
+		}
+	}
+	return true
+}
+
+// columnErr prefixes a conversion error with its column's name.
+func columnErr(col string, err error) error {
+	pe := pgerr.Wrap(err)
+	out := *pe
+	out.Message = "column " + quoteIdent(col) + ": " + pe.Message
+	return &out
+}
+
+func quoteIdent(s string) string { return `"` + s + `"` }
+
+// fastTimestamp parses "YYYY-MM-DD HH:MM:SS[.ffffff]" (or with 'T', with an
+// optional trailing 'Z') without allocating. Anything else (zones, short
+// forms, out-of-range fields) is left to datum.Parse.
+func fastTimestamp(s string) (int64, bool) {
+	if len(s) > 0 && s[len(s)-1] == 'Z' {
+		s = s[:len(s)-1]
+	}
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	num := func(i, n int) (int64, bool) {
+		var v int64
+		for j := i; j < i+n; j++ {
+			c := s[j]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int64(c-'0')
+		}
+		return v, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 2)
+	d, ok3 := num(8, 2)
+	h, ok4 := num(11, 2)
+	mi, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
+		return 0, false
+	}
+	if mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59 {
+		return 0, false
+	}
+	var frac int64
+	if len(s) > 19 {
+		if s[19] != '.' || len(s) == 20 || len(s) > 26 {
+			return 0, false
+		}
+		n := len(s) - 20
+		f, ok := num(20, n)
+		if !ok {
+			return 0, false
+		}
+		for ; n < 6; n++ {
+			f *= 10
+		}
+		frac = f
+	}
+	days := daysFromCivil(y, mo, d)
+	return ((days*24+h)*60+mi)*60*1_000_000 + sec*1_000_000 + frac, true
+}
+
+func daysIn(y, m int64) int64 {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns days since 1970-01-01 of a proleptic Gregorian date
+// (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era = (y - 399) / 400
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}

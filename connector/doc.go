@@ -1,0 +1,87 @@
+// Package connector holds Weir's sources and sinks: how records enter a job
+// and how a job's output leaves it, plus the text codecs COPY uses.
+//
+// # Layer
+//
+// The package sits below the executor and the engine and above datum
+// (values), pgerr (SQLSTATE errors) and state (the Pebble store, for the log
+// connector). It never imports executor, planner, sql or the catalog: the
+// engine describes a catalog source or sink as a SourceConfig or SinkConfig
+// (name, id, connector, WITH options with lower-case keys, schema) and hands
+// over an Env with everything a connector may touch (the store, the LogHub,
+// a Clock, stdout, the base directory for relative paths). There are no
+// package-level mutable globals; processing time comes only from Env.Clock
+// (SystemClock is the one place that reads the wall clock; ManualClock is
+// for tests and simulations).
+//
+// # Sources
+//
+// OpenSource validates the options (unknown connector or bad value: 22023;
+// unrecognized option: 42601; a column the connector cannot fill: 42703 or
+// 42804) and returns a Source. The executor asks Partitions(want) once per
+// job and persists the answer n; on every (re)start it opens each partition
+// p of n with Open(p, n, from), where from is 0 for "the beginning of the
+// partition" or the committed position: one past the last committed
+// record, i.e. a Reader's NextOffset. Offsets are stable record ids:
+//
+//	log      the append sequence number (one partition)
+//	file     the byte offset of the record's first byte; partitions are
+//	         byte ranges cut at record starts (bounded)
+//	datagen  the global row number i; partition p of n yields i ≡ p (mod n)
+//	nexmark  the global event number; partition p of n yields every n-th
+//	         event of its table's kind
+//
+// A Reader is pull-based and never blocks: Read appends what is available
+// now (up to max) and reports eof once a bounded partition is exhausted;
+// Ready returns a channel that closes when more may be available (a log
+// append, a throttled generator's next due time). A reader reopened at a
+// record's Offset returns exactly that record and everything after it, bit
+// for bit: file readers re-frame from the byte offset, generators compute
+// every value from (seed, offset) alone, and log records are immutable.
+//
+// Malformed input never stops a reader: a record that does not decode (bad
+// CSV or JSON, wrong field count, a value that does not parse for its
+// column type, invalid UTF-8 or NUL, a NULL in a NOT NULL column, a record
+// over MaxRecordBytes) is returned as a Record with Err (a *pgerr.Error) and
+// Raw (the raw bytes) so the executor can send it to weir_dead_letters once.
+// Read's own error return is for failures of the source itself (I/O
+// errors, a dropped or truncated log).
+//
+// Rows returned by readers are freshly allocated and owned by the caller;
+// readers carve them from shared slabs (one allocation per ~1000 rows), so
+// a row must not be appended to in place (its capacity is capped, so append
+// copies).
+//
+// # The log
+//
+// LogHub is Weir's own durable log, filled by INSERT and COPY. Records live
+// in the store under 'l' sourceID(8) partition(4) offset(8). Append commits
+// one fsynced batch and returns once the rows are durable and visible;
+// AppendBatch adds the rows to the caller's batch (so a statement's table
+// writes and log appends commit atomically) and publishes them through the
+// batch's OnCommit hook. Concurrent appenders reserve dense, consecutive
+// offset ranges; a range becomes visible only when it and every earlier
+// range have committed, so readers never skip a record that is still being
+// written. A reservation whose batch failed must be released with Abandon.
+//
+// # Sinks
+//
+// OpenSink returns a Sink; the executor calls Write after the bundle that
+// produced the rows committed. blackhole counts; stdout writes PostgreSQL
+// COPY text lines (tab-separated, \N for NULL) to Env.Stdout; file appends
+// CSV (with a header when the file is new) or JSON Lines. Sinks are safe for
+// concurrent Writes.
+//
+// # Codecs
+//
+// CSVDecoder (PostgreSQL COPY ... CSV rules), CopyTextDecoder (COPY's text
+// format) and JSONLDecoder turn an io.Reader into Records with the same
+// error-record behaviour as the sources; AppendCSV, AppendCopyText and
+// AppendJSONL are their encoders, for COPY TO and the file sink.
+//
+// # Concurrency
+//
+// Sources, the LogHub and sinks are safe for concurrent use. A Reader is
+// used by one goroutine at a time; different readers (partitions) of one
+// source run in parallel.
+package connector

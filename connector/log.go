@@ -1,0 +1,424 @@
+package connector
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/state"
+)
+
+// Log layout (prefix byte 'l'):
+//
+//	'l' sourceID(8 BE) partition(4 BE) offset(8 BE)  → datum.AppendRow(row)
+//	'l' sourceID(8 BE) 0xFFFFFFFF                    → uvarint(low) uvarint(next): truncation mark
+//
+// The truncation mark sorts after every record of the source, so recovery
+// finds a source's tail with one reverse seek.
+const (
+	logPrefix    = 'l'
+	logKeyLen    = 1 + 8 + 4 + 8
+	logMetaPart  = 0xFFFFFFFF
+	logMetaLen   = 1 + 8 + 4
+	logPartition = 0 // one partition for now
+)
+
+func logSourcePrefix(id uint64) []byte {
+	b := make([]byte, 0, logKeyLen)
+	b = append(b, logPrefix)
+	return binary.BigEndian.AppendUint64(b, id)
+}
+
+func appendLogKey(b []byte, id uint64, part uint32, off int64) []byte {
+	b = append(b, logPrefix)
+	b = binary.BigEndian.AppendUint64(b, id)
+	b = binary.BigEndian.AppendUint32(b, part)
+	return binary.BigEndian.AppendUint64(b, uint64(off))
+}
+
+func logMetaKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint32(logSourcePrefix(id), logMetaPart)
+}
+
+// LogHub is the per-process registry of Weir's durable logs (the 'log'
+// connector): it assigns offsets, appends rows durably, and wakes readers
+// when appended rows become visible. It is safe for concurrent use.
+//
+// Offsets of a source are dense: concurrent appenders reserve consecutive
+// ranges, and a range becomes visible to readers (is published) only when it
+// and every range before it have committed. A range whose commit failed is
+// abandoned (see Abandon) and leaves a gap that readers skip.
+type LogHub struct {
+	st   *state.Store
+	mu   sync.Mutex
+	logs map[uint64]*logState
+}
+
+type logState struct {
+	mu        sync.Mutex
+	next      int64 // next offset to reserve
+	published int64 // every offset below is committed (or abandoned)
+	low       int64 // records below were truncated
+	pending   []logSpan
+	ch        chan struct{} // closed (and replaced) when published advances
+	dropped   bool
+}
+
+type logSpan struct {
+	first, end int64
+	state      uint8 // spanPending, spanDone, spanAbandoned
+}
+
+const (
+	spanPending = iota
+	spanDone
+	spanAbandoned
+)
+
+// NewLogHub opens the logs in st, recovering each source's next offset from
+// the tail of its log.
+func NewLogHub(st *state.Store) (*LogHub, error) {
+	h := &LogHub{st: st, logs: make(map[uint64]*logState)}
+	if st == nil {
+		return nil, errors.New("connector: NewLogHub needs a store")
+	}
+	it, err := st.DB().NewIter(&pebble.IterOptions{LowerBound: []byte{logPrefix}, UpperBound: []byte{logPrefix + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	ok := it.Last()
+	for ok {
+		k := it.Key()
+		if len(k) < 9 {
+			return nil, fmt.Errorf("connector: corrupt log key %x", k)
+		}
+		id := binary.BigEndian.Uint64(k[1:9])
+		ls := h.state(id)
+		if len(k) == logMetaLen && binary.BigEndian.Uint32(k[9:13]) == logMetaPart {
+			v := it.Value()
+			low, n1 := binary.Uvarint(v)
+			next, n2 := uint64(0), 0
+			if n1 > 0 {
+				next, n2 = binary.Uvarint(v[n1:])
+			}
+			if n1 <= 0 || n2 <= 0 {
+				return nil, fmt.Errorf("connector: corrupt log truncation mark for source %d", id)
+			}
+			ls.low, ls.next = int64(low), int64(next)
+			if it.Prev() {
+				k = it.Key()
+			} else {
+				k = nil
+			}
+		}
+		if len(k) == logKeyLen && binary.BigEndian.Uint64(k[1:9]) == id {
+			off := int64(binary.BigEndian.Uint64(k[13:21]))
+			if off+1 > ls.next {
+				ls.next = off + 1
+			}
+		}
+		ls.published = ls.next
+		ok = it.SeekLT(logSourcePrefix(id))
+	}
+	return h, it.Error()
+}
+
+// state returns id's log state, creating it at offset 0.
+func (h *LogHub) state(id uint64) *logState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ls := h.logs[id]
+	if ls == nil {
+		ls = &logState{ch: make(chan struct{})}
+		h.logs[id] = ls
+	}
+	return ls
+}
+
+// Append appends rows to source sourceID's log in one fsynced batch and
+// returns the offset of the first row once they are durable and visible to
+// readers. Concurrent appenders get dense, non-overlapping offsets.
+func (h *LogHub) Append(sourceID uint64, rows []datum.Row) (first int64, err error) {
+	if len(rows) == 0 {
+		return h.Len(sourceID), nil
+	}
+	b := h.st.NewBatch()
+	first, commit := h.AppendBatch(b, sourceID, rows)
+	if err := h.st.Commit(b); err != nil {
+		h.Abandon(sourceID, first)
+		return 0, err
+	}
+	commit()
+	return first, nil
+}
+
+// AppendBatch reserves offsets for rows and adds them to the caller's batch
+// b. The rows are published (made visible to readers, which are woken) when
+// b commits: AppendBatch registers an OnCommit hook on b, and commit() does
+// the same explicitly (calling it after a successful Commit is harmless and
+// idempotent). If the Commit failed, or b is Reset or dropped instead, the
+// caller must call Abandon(sourceID, first), or later appends to the source
+// stay invisible.
+func (h *LogHub) AppendBatch(b *state.Batch, sourceID uint64, rows []datum.Row) (first int64, commit func()) {
+	ls := h.state(sourceID)
+	ls.mu.Lock()
+	first = ls.next
+	end := first + int64(len(rows))
+	if len(rows) > 0 {
+		ls.next = end
+		ls.pending = append(ls.pending, logSpan{first: first, end: end})
+	}
+	ls.mu.Unlock()
+	if len(rows) == 0 {
+		return first, func() {}
+	}
+	key := make([]byte, 0, logKeyLen)
+	var val []byte
+	for i, r := range rows {
+		key = appendLogKey(key[:0], sourceID, logPartition, first+int64(i))
+		val = datum.AppendRow(val[:0], r)
+		b.Set(key, val)
+	}
+	var once sync.Once
+	publish := func() { once.Do(func() { ls.finish(first, spanDone) }) }
+	b.OnCommit(publish)
+	return first, publish
+}
+
+// Abandon releases the offsets reserved by an AppendBatch whose batch did
+// not commit.
+func (h *LogHub) Abandon(sourceID uint64, first int64) {
+	h.state(sourceID).finish(first, spanAbandoned)
+}
+
+// finish marks the span starting at first and publishes what it can.
+func (ls *logState) finish(first int64, how uint8) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for i := range ls.pending {
+		sp := &ls.pending[i]
+		if sp.first != first || sp.state != spanPending {
+			continue
+		}
+		sp.state = how
+		if how == spanAbandoned && i == len(ls.pending)-1 && sp.end == ls.next {
+			// Nothing was reserved after it: give the offsets back, no gap.
+			ls.next = sp.first
+			ls.pending = ls.pending[:i]
+		}
+		break
+	}
+	advanced := false
+	for len(ls.pending) > 0 && ls.pending[0].state != spanPending {
+		ls.published = ls.pending[0].end
+		ls.pending = ls.pending[1:]
+		advanced = true
+	}
+	if len(ls.pending) == 0 {
+		ls.pending = nil
+		if ls.published < ls.next {
+			// Only possible after a rollback: the published point is exact.
+			ls.next = ls.published
+		}
+	}
+	if advanced {
+		ls.wake()
+	}
+}
+
+func (ls *logState) wake() {
+	close(ls.ch)
+	ls.ch = make(chan struct{})
+}
+
+// Len returns the number of offsets published for sourceID (the offset the
+// next append gets, once earlier appends are done).
+func (h *LogHub) Len(sourceID uint64) int64 {
+	ls := h.state(sourceID)
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.published
+}
+
+// Truncate deletes sourceID's records below offset below (garbage
+// collection of consumed records). Offsets are never reused.
+func (h *LogHub) Truncate(sourceID uint64, below int64) error {
+	ls := h.state(sourceID)
+	ls.mu.Lock()
+	if below > ls.published {
+		below = ls.published
+	}
+	if below <= ls.low {
+		ls.mu.Unlock()
+		return nil
+	}
+	next := ls.published
+	ls.mu.Unlock()
+	b := h.st.NewBatch()
+	lo := appendLogKey(nil, sourceID, logPartition, 0)
+	hi := appendLogKey(nil, sourceID, logPartition, below)
+	b.DeleteRange(lo, hi)
+	meta := binary.AppendUvarint(nil, uint64(below))
+	meta = binary.AppendUvarint(meta, uint64(next))
+	b.Set(logMetaKey(sourceID), meta)
+	if err := h.st.Commit(b); err != nil {
+		return err
+	}
+	ls.mu.Lock()
+	if below > ls.low {
+		ls.low = below
+	}
+	ls.mu.Unlock()
+	return nil
+}
+
+// Drop deletes sourceID's whole log. Open readers of it fail.
+func (h *LogHub) Drop(sourceID uint64) error {
+	b := h.st.NewBatch()
+	p := logSourcePrefix(sourceID)
+	b.DeleteRange(p, state.PrefixEnd(p))
+	if err := h.st.Commit(b); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	ls := h.logs[sourceID]
+	delete(h.logs, sourceID)
+	h.mu.Unlock()
+	if ls != nil {
+		ls.mu.Lock()
+		ls.dropped = true
+		ls.wake()
+		ls.mu.Unlock()
+	}
+	return nil
+}
+
+// logSource is the 'log' connector.
+type logSource struct {
+	cfg SourceConfig
+	hub *LogHub
+	st  *state.Store
+}
+
+func openLogSource(cfg SourceConfig, env Env) (Source, error) {
+	if err := checkOptions("log source", cfg.Options, nil, nil); err != nil {
+		return nil, err
+	}
+	if env.Logs == nil || env.Store == nil {
+		return nil, pgerr.New(pgerr.InternalError, "log source %q: no log hub in the environment", cfg.Name)
+	}
+	return &logSource{cfg: cfg, hub: env.Logs, st: env.Store}, nil
+}
+
+func (s *logSource) Partitions(want int) int { return 1 }
+func (s *logSource) Bounded() bool           { return false }
+
+func (s *logSource) Open(p, n int, from int64) (Reader, error) {
+	if p != 0 {
+		return nil, pgerr.New(pgerr.InternalError, "log source %q has 1 partition, not %d", s.cfg.Name, n)
+	}
+	ls := s.hub.state(s.cfg.ID)
+	ls.mu.Lock()
+	low := ls.low
+	ls.mu.Unlock()
+	if from < low {
+		return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState,
+			"log of source %q was truncated below offset %d; cannot read from %d", s.cfg.Name, low, from)
+	}
+	if from < 0 {
+		from = 0
+	}
+	return &logReader{src: s, ls: ls, pos: from, ncols: len(s.cfg.Schema)}, nil
+}
+
+type logReader struct {
+	src   *logSource
+	ls    *logState
+	pos   int64
+	ncols int
+	slab  rowSlab
+	lo    []byte
+	hi    []byte
+}
+
+var errStopScan = errors.New("stop")
+
+func (r *logReader) Read(buf []Record, max int) ([]Record, bool, error) {
+	r.ls.mu.Lock()
+	pub, low, dropped := r.ls.published, r.ls.low, r.ls.dropped
+	r.ls.mu.Unlock()
+	if dropped {
+		return buf, false, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "source %q was dropped", r.src.cfg.Name)
+	}
+	if r.pos < low {
+		return buf, false, pgerr.New(pgerr.ObjectNotInPrerequisiteState,
+			"log of source %q was truncated below offset %d while reading at %d", r.src.cfg.Name, low, r.pos)
+	}
+	if r.pos >= pub || max <= 0 {
+		return buf, false, nil
+	}
+	id := r.src.cfg.ID
+	r.lo = appendLogKey(r.lo[:0], id, logPartition, r.pos)
+	r.hi = appendLogKey(r.hi[:0], id, logPartition, pub)
+	n := 0
+	last := int64(-1)
+	err := r.src.st.Scan(r.lo, r.hi, func(k, v []byte) error {
+		if len(k) != logKeyLen {
+			return nil
+		}
+		off := int64(binary.BigEndian.Uint64(k[13:21]))
+		buf = append(buf, r.decode(off, v))
+		last = off
+		n++
+		if n >= max {
+			return errStopScan
+		}
+		return nil
+	})
+	if err != nil && err != errStopScan {
+		return buf, false, err
+	}
+	if err == errStopScan {
+		r.pos = last + 1
+	} else {
+		r.pos = pub // skips gaps left by abandoned appends
+	}
+	return buf, false, nil
+}
+
+func (r *logReader) decode(off int64, v []byte) Record {
+	cnt, w := binary.Uvarint(v)
+	if w > 0 && int(cnt) == r.ncols {
+		row := r.slab.row(r.ncols)
+		b := v[w:]
+		var err error
+		for i := range row {
+			if row[i], b, err = datum.DecodeValue(b); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			return Record{Row: row, Offset: off}
+		}
+	}
+	return Record{Offset: off, Raw: append([]byte(nil), v...),
+		Err: pgerr.New(pgerr.DataException, "log record %d of source %q does not match its schema", off, r.src.cfg.Name)}
+}
+
+func (r *logReader) Ready() <-chan struct{} {
+	r.ls.mu.Lock()
+	defer r.ls.mu.Unlock()
+	if r.ls.published > r.pos || r.ls.dropped {
+		return closedChan
+	}
+	return r.ls.ch
+}
+
+func (r *logReader) NextOffset() int64 { return r.pos }
+func (r *logReader) Close() error      { return nil }

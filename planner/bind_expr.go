@@ -1,0 +1,356 @@
+package planner
+
+import (
+	"strings"
+
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/sql"
+)
+
+// exprCtx binds scalar expressions of one clause against a scope.
+type exprCtx struct {
+	b  *binder
+	sc *scope
+	// clause names the clause for "aggregate functions are not allowed in
+	// WHERE" (42803).
+	clause string
+	// hook, if set, sees every AST node before the generic binding does; if
+	// it reports handled, its result is used (aggregate context: aggregates,
+	// group keys and window functions become columns of the Aggregate).
+	hook func(e sql.Expr) (expr.Expr, bool, error)
+}
+
+// bind turns an AST expression into a typed expression over c.sc.
+func (c *exprCtx) bind(e sql.Expr) (expr.Expr, error) {
+	if c.hook != nil {
+		r, ok, err := c.hook(e)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return r, nil
+		}
+	}
+	r, err := c.bindNode(e)
+	if err != nil {
+		return nil, positioned(err, e.ExprPos())
+	}
+	// Fold constants as we go (1 + 1 is 2, CAST('5' AS INT) is 5), so plans
+	// print simply and GROUP BY keys match however they were written.
+	return expr.Fold(r), nil
+}
+
+func (c *exprCtx) bindList(es []sql.Expr) ([]expr.Expr, error) {
+	out := make([]expr.Expr, len(es))
+	for i, e := range es {
+		var err error
+		if out[i], err = c.bind(e); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (c *exprCtx) call(fn string, args ...expr.Expr) (expr.Expr, error) {
+	return expr.ResolveCallIn(c.b.funcs, fn, args)
+}
+
+func (c *exprCtx) bindNode(e sql.Expr) (expr.Expr, error) {
+	switch e := e.(type) {
+	case *sql.ColumnRef:
+		return c.sc.resolve(e)
+	case *colIdxRef:
+		col := c.sc.cols[e.idx]
+		return &expr.Col{Idx: e.idx, Typ: col.typ, Name: col.name}, nil
+	case *sql.Literal:
+		return &expr.Const{Val: e.Value, Typ: e.Type}, nil
+	case *sql.Param:
+		return &expr.Param{Index: e.N, Typ: c.b.paramType(e.N)}, nil
+	case *sql.BinaryExpr:
+		l, err := c.bind(e.L)
+		if err != nil {
+			return nil, err
+		}
+		r, err := c.bind(e.R)
+		if err != nil {
+			return nil, err
+		}
+		return c.call(strings.ToLower(e.Op), l, r)
+	case *sql.UnaryExpr:
+		x, err := c.bind(e.X)
+		if err != nil {
+			return nil, err
+		}
+		switch e.Op {
+		case "+":
+			if !x.Type().IsNumeric() && x.Type() != datum.TypeInterval {
+				return nil, pgerr.New(pgerr.UndefinedFunction, "operator does not exist: + %s", pgTypeName(x.Type()))
+			}
+			return x, nil
+		case "-":
+			// A negative literal is a constant, not a call: -5 prints as -5.
+			if k, ok := x.(*expr.Const); ok && !k.Val.IsNull() {
+				switch k.Val.Kind() {
+				case datum.KindInt:
+					return &expr.Const{Val: datum.NewInt(-k.Val.Int()), Typ: k.Typ}, nil
+				case datum.KindFloat:
+					return &expr.Const{Val: datum.NewFloat(-k.Val.Float()), Typ: k.Typ}, nil
+				case datum.KindInterval:
+					return &expr.Const{Val: datum.NewInterval(-k.Val.Months(), -k.Val.Micros()), Typ: k.Typ}, nil
+				}
+			}
+			return c.call("neg", x)
+		}
+		return c.call(strings.ToLower(e.Op), x)
+	case *sql.FuncCall:
+		return c.bindFunc(e)
+	case *sql.CaseExpr:
+		var operand, els expr.Expr
+		var err error
+		if e.Operand != nil {
+			if operand, err = c.bind(e.Operand); err != nil {
+				return nil, err
+			}
+		}
+		whens := make([]expr.When, len(e.Whens))
+		for i, w := range e.Whens {
+			if whens[i].Cond, err = c.bind(w.Cond); err != nil {
+				return nil, err
+			}
+			if whens[i].Then, err = c.bind(w.Then); err != nil {
+				return nil, err
+			}
+		}
+		if e.Else != nil {
+			if els, err = c.bind(e.Else); err != nil {
+				return nil, err
+			}
+		}
+		return expr.ResolveCase(operand, whens, els)
+	case *sql.CastExpr:
+		x, err := c.bind(e.X)
+		if err != nil {
+			return nil, err
+		}
+		return expr.ResolveCast(x, e.Type)
+	case *sql.InList:
+		args := make([]sql.Expr, 0, len(e.List)+1)
+		args = append(append(args, e.X), e.List...)
+		bound, err := c.bindList(args)
+		if err != nil {
+			return nil, err
+		}
+		if e.Not {
+			return c.call("not in", bound...)
+		}
+		return c.call("in", bound...)
+	case *sql.Between:
+		x, err := c.bind(e.X)
+		if err != nil {
+			return nil, err
+		}
+		lo, err := c.bind(e.Lo)
+		if err != nil {
+			return nil, err
+		}
+		hi, err := c.bind(e.Hi)
+		if err != nil {
+			return nil, err
+		}
+		if e.Not {
+			l, err := c.call("<", x, lo)
+			if err != nil {
+				return nil, err
+			}
+			h, err := c.call(">", x, hi)
+			if err != nil {
+				return nil, err
+			}
+			return c.call("or", l, h)
+		}
+		l, err := c.call(">=", x, lo)
+		if err != nil {
+			return nil, err
+		}
+		h, err := c.call("<=", x, hi)
+		if err != nil {
+			return nil, err
+		}
+		return c.call("and", l, h)
+	case *sql.SubqueryExpr:
+		return c.bindSubquery(e)
+	case *sql.ArrayExpr:
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "arrays are not supported")
+	case *sql.Subscript:
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "array subscripts are not supported")
+	}
+	return nil, pgerr.New(pgerr.InternalError, "planner: unexpected expression %T", e)
+}
+
+// Functions that only mean something in a particular place.
+var (
+	groupWindowFuncs = map[string]bool{"tumble": true, "hop": true}
+	windowBoundFuncs = map[string]bool{"tumble_start": true, "tumble_end": true, "hop_start": true, "hop_end": true}
+	paneFuncs        = map[string]bool{"pane_timing": true, "pane_index": true}
+)
+
+func (c *exprCtx) bindFunc(e *sql.FuncCall) (expr.Expr, error) {
+	// pg_catalog.lower is lower: builtins live in pg_catalog.
+	name := strings.TrimPrefix(e.Name, "pg_catalog.")
+	switch {
+	case expr.IsAggregate(name):
+		return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed in %s", c.clause)
+	case groupWindowFuncs[name]:
+		return nil, pgerr.New(pgerr.FeatureNotSupported,
+			"%s(...) is a group window: it is only allowed in GROUP BY (use it in FROM as %s(source, ...) to get window_start and window_end)",
+			strings.ToUpper(name), strings.ToUpper(name))
+	case windowBoundFuncs[name]:
+		return nil, pgerr.New(pgerr.GroupingError,
+			"%s(...) is only allowed in a query grouped by the matching %s(...) group window",
+			strings.ToUpper(name), strings.ToUpper(strings.SplitN(name, "_", 2)[0]))
+	case paneFuncs[name]:
+		return nil, pgerr.New(pgerr.GroupingError,
+			"%s() is only allowed in the select list of a windowed aggregation", strings.ToUpper(name))
+	}
+	if e.Star || e.Distinct || e.Filter != nil {
+		return nil, pgerr.New(pgerr.WrongObjectType, "%s is not an aggregate function", name)
+	}
+	args, err := c.bindList(e.Args)
+	if err != nil {
+		return nil, err
+	}
+	return expr.ResolveCallIn(c.b.funcs, name, args)
+}
+
+// bindBool binds a condition (WHERE, HAVING, ON) that must be boolean.
+func (c *exprCtx) bindBool(e sql.Expr, what string) (expr.Expr, error) {
+	r, err := c.bind(e)
+	if err != nil {
+		return nil, err
+	}
+	switch r.Type() {
+	case datum.TypeBool:
+		return r, nil
+	case datum.TypeUnknown:
+		// An untyped literal ('t') or NULL: read it as a boolean.
+		if k, ok := r.(*expr.Const); ok {
+			if k.Val.IsNull() {
+				return &expr.Const{Val: datum.Null, Typ: datum.TypeBool}, nil
+			}
+			d, err := datum.Parse(datum.TypeBool, k.Val.Str())
+			if err != nil {
+				return nil, positioned(err, e.ExprPos())
+			}
+			return &expr.Const{Val: d, Typ: datum.TypeBool}, nil
+		}
+	}
+	return nil, errAt(e.ExprPos(), pgerr.DatatypeMismatch, "argument of %s must be type boolean, not type %s", what, pgTypeName(r.Type()))
+}
+
+// astChildren returns the direct sub-expressions of e (not descending into
+// subqueries).
+func astChildren(e sql.Expr) []sql.Expr {
+	var out []sql.Expr
+	add := func(es ...sql.Expr) {
+		for _, x := range es {
+			if x != nil {
+				out = append(out, x)
+			}
+		}
+	}
+	switch e := e.(type) {
+	case *sql.BinaryExpr:
+		add(e.L, e.R)
+	case *sql.UnaryExpr:
+		add(e.X)
+	case *sql.FuncCall:
+		add(e.Args...)
+		add(e.Filter)
+	case *sql.CaseExpr:
+		add(e.Operand)
+		for _, w := range e.Whens {
+			add(w.Cond, w.Then)
+		}
+		add(e.Else)
+	case *sql.CastExpr:
+		add(e.X)
+	case *sql.InList:
+		add(e.X)
+		add(e.List...)
+	case *sql.Between:
+		add(e.X, e.Lo, e.Hi)
+	case *sql.SubqueryExpr:
+		add(e.X)
+	case *sql.ArrayExpr:
+		add(e.Elems...)
+	case *sql.Subscript:
+		add(e.X, e.Index)
+	}
+	return out
+}
+
+// findAST returns the first node of e (pre-order) for which pred holds.
+func findAST(e sql.Expr, pred func(sql.Expr) bool) sql.Expr {
+	if e == nil {
+		return nil
+	}
+	if pred(e) {
+		return e
+	}
+	for _, c := range astChildren(e) {
+		if f := findAST(c, pred); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func isAggCall(e sql.Expr) bool {
+	f, ok := e.(*sql.FuncCall)
+	return ok && expr.IsAggregate(f.Name)
+}
+
+// pgTypeName is a type's name as PostgreSQL spells it in messages.
+func pgTypeName(t datum.Type) string {
+	switch t {
+	case datum.TypeUnknown:
+		return "unknown"
+	case datum.TypeBool:
+		return "boolean"
+	case datum.TypeInt2:
+		return "smallint"
+	case datum.TypeInt4:
+		return "integer"
+	case datum.TypeInt8:
+		return "bigint"
+	case datum.TypeFloat4:
+		return "real"
+	case datum.TypeFloat8:
+		return "double precision"
+	case datum.TypeNumeric:
+		return "numeric"
+	case datum.TypeText:
+		return "text"
+	case datum.TypeVarchar:
+		return "character varying"
+	case datum.TypeBytea:
+		return "bytea"
+	case datum.TypeTimestamp:
+		return "timestamp without time zone"
+	case datum.TypeTimestampTZ:
+		return "timestamp with time zone"
+	case datum.TypeDate:
+		return "date"
+	case datum.TypeInterval:
+		return "interval"
+	case datum.TypeUUID:
+		return "uuid"
+	case datum.TypeJSON:
+		return "json"
+	case datum.TypeOID:
+		return "oid"
+	}
+	return strings.ToLower(t.String())
+}

@@ -1,0 +1,133 @@
+package planner
+
+import (
+	"github.com/weir-sql/weir/catalog"
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/sql"
+)
+
+// Resolver resolves the relation names a statement uses. *catalog.Catalog
+// implements it for user sources, tables and sinks; the engine wraps the
+// catalog to add its system tables (weir_jobs, pg_catalog.*, ...), returning
+// them as catalog.RelSystem relations. A missing name is a 42P01 error.
+//
+// A Resolver that also implements FuncResolver supplies the function
+// registry expressions are resolved against (version(), current_user and
+// other engine functions); otherwise expr.Builtins() is used.
+type Resolver interface {
+	LookupRelation(schema, name string) (*catalog.Relation, error)
+}
+
+// FuncResolver is implemented by Resolvers that bring their own functions.
+type FuncResolver interface {
+	Funcs() *expr.Registry
+}
+
+// Every *catalog.Catalog is a Resolver.
+var _ Resolver = (*catalog.Catalog)(nil)
+
+// scopeCol is one column visible to name resolution.
+type scopeCol struct {
+	table  string // qualifier: the FROM item's alias or relation name ("" if none)
+	name   string
+	typ    datum.Type
+	hidden bool // the right-hand copy of a USING/NATURAL column: only t.col finds it
+}
+
+// scope is the set of columns an expression can name: the output of a FROM
+// clause (or of the node below), indexes matching that node's schema.
+type scope struct {
+	cols []scopeCol
+	// outer is the enclosing query's scope, consulted only to tell a
+	// correlated reference (not supported) from a missing column.
+	outer *scope
+}
+
+func schemaScope(table string, s Schema) *scope {
+	sc := &scope{cols: make([]scopeCol, len(s))}
+	for i, c := range s {
+		sc.cols[i] = scopeCol{table: table, name: c.Name, typ: c.Type}
+	}
+	return sc
+}
+
+func (s *scope) hasTable(t string) bool {
+	for _, c := range s.cols {
+		if c.table == t {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve finds the column ref names, with PostgreSQL's errors.
+func (s *scope) resolve(ref *sql.ColumnRef) (*expr.Col, error) {
+	idx := -1
+	for i, c := range s.cols {
+		if c.name != ref.Name {
+			continue
+		}
+		if ref.Table != "" && c.table != ref.Table {
+			continue
+		}
+		if ref.Table == "" && c.hidden {
+			continue
+		}
+		if idx >= 0 {
+			return nil, errAt(ref.Pos, pgerr.AmbiguousColumn, "column reference %q is ambiguous", refString(ref))
+		}
+		idx = i
+	}
+	if idx >= 0 {
+		c := s.cols[idx]
+		name := c.name
+		// Qualify a name that another column shares, so plans read
+		// unambiguously: (d.site = s.site).
+		for i, o := range s.cols {
+			if i != idx && o.name == c.name && c.table != "" && c.table != "$window" {
+				name = c.table + "." + c.name
+				break
+			}
+		}
+		return &expr.Col{Idx: idx, Typ: c.typ, Name: name}, nil
+	}
+	for o := s.outer; o != nil; o = o.outer {
+		if _, err := o.resolve(ref); err == nil {
+			return nil, errAt(ref.Pos, pgerr.FeatureNotSupported,
+				"correlated subqueries are not supported (column %s belongs to an enclosing query)", refString(ref))
+		}
+	}
+	if ref.Table != "" {
+		if !s.hasTable(ref.Table) {
+			return nil, errAt(ref.Pos, pgerr.UndefinedTable, "missing FROM-clause entry for table %q", ref.Table)
+		}
+		return nil, errAt(ref.Pos, pgerr.UndefinedColumn, "column %s does not exist", refString(ref))
+	}
+	return nil, errAt(ref.Pos, pgerr.UndefinedColumn, "column %q does not exist", ref.Name)
+}
+
+func refString(r *sql.ColumnRef) string {
+	if r.Table != "" {
+		return r.Table + "." + r.Name
+	}
+	return r.Name
+}
+
+// errAt returns a pgerr positioned at p.
+func errAt(p sql.Pos, code, format string, args ...any) *pgerr.Error {
+	return positioned(pgerr.New(code, format, args...), p)
+}
+
+// positioned returns err (made a *pgerr.Error) at p, unless it already has a
+// position.
+func positioned(err error, p sql.Pos) *pgerr.Error {
+	e := pgerr.Wrap(err)
+	if e.Pos != 0 || p.Offset == 0 {
+		return e
+	}
+	e = e.WithPos(p.Offset)
+	e.Line, e.Col = p.Line, p.Col
+	return e
+}

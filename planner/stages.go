@@ -1,0 +1,713 @@
+package planner
+
+import (
+	"fmt"
+
+	"github.com/weir-sql/weir/catalog"
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/sql"
+)
+
+// This file compiles a job's INSERT INTO target SELECT ... into stages
+// (physical.go). The rules:
+//
+//   - A job reads exactly one source; stateless operators (filters,
+//     projections, window assignment) fuse into the source's stage.
+//   - An aggregation (windowed or not) splits the job at a shuffle by its
+//     group key, window columns excluded. Combiner lifting: the source stage
+//     ends with the Partial half, which folds each bundle's rows into
+//     accumulators per (key, window); the keyed stage starts with the Merge
+//     half, which owns the state. Every Weir aggregate is mergeable
+//     (count(DISTINCT x) merges its value sets), so lifting always applies.
+//   - What follows the aggregation (HAVING, the select list, the conversion
+//     to the target's columns) fuses into the keyed stage, which ends with
+//     the sink.
+//
+// Jobs that read only tables are not jobs: PlanJob rejects them (0A000) and
+// the engine runs INSERT ... SELECT over tables as a batch statement.
+// Joins, set operations, ORDER BY/LIMIT, subqueries and a second
+// aggregation are not supported in jobs yet (0A000).
+
+// PlanJob binds and compiles a job: CREATE JOB name WITH (with) AS ins.
+// Operator names are assigned (names.go) and the name.* options applied.
+func PlanJob(r Resolver, name string, ins *sql.Insert, with []sql.Option) (*JobPlan, error) {
+	opts, err := ParseJobOptions(with)
+	if err != nil {
+		return nil, err
+	}
+	b := newBinder(r, BindOptions{})
+	n, err := b.bindInsert(ins, true)
+	if err != nil {
+		return nil, err
+	}
+	jp := &jobPlanner{opts: opts, pos: ins.Source().Start}
+	plan, err := jp.plan(n)
+	if err != nil {
+		return nil, err
+	}
+	plan.Job, plan.Options, plan.SQL = name, opts, ins.Source().Text
+	posOf := func(key string) sql.Pos { return optionPos(with, NameOptionPrefix+key, ins.Source().Start) }
+	if err := assignNames(plan, opts, posOf); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// PlanCreateJob plans a CREATE JOB ... AS INSERT statement.
+func PlanCreateJob(r Resolver, stmt *sql.CreateJob) (*JobPlan, error) {
+	if stmt.Insert == nil {
+		return nil, errAt(stmt.Start, pgerr.InternalError, "planner: CREATE JOB %s has no INSERT to plan", stmt.Name)
+	}
+	return PlanJob(r, stmt.Name, stmt.Insert, stmt.With)
+}
+
+// Window columns not materialized in the physical row (a windowed
+// aggregation assigns windows itself) are marked in a layout by these.
+const (
+	virtStart = -2
+	virtEnd   = -3
+)
+
+// layout maps the columns of the logical node being compiled to the
+// physical row flowing between ops.
+type layout struct {
+	m      []int  // logical column -> physical column (or virtStart/virtEnd)
+	schema Schema // the physical row
+	// origin is, per physical column, the source column it passes through
+	// unchanged, or -1.
+	origin []int
+}
+
+func identityLayout(s Schema, fromSource bool) *layout {
+	l := &layout{m: make([]int, len(s)), schema: s, origin: make([]int, len(s))}
+	for i := range s {
+		l.m[i] = i
+		l.origin[i] = -1
+		if fromSource {
+			l.origin[i] = i
+		}
+	}
+	return l
+}
+
+// remap rewrites a logical expression over the physical row.
+func (l *layout) remap(e expr.Expr) (expr.Expr, error) {
+	return mapCols(e, func(c *expr.Col) (expr.Expr, error) {
+		p := l.m[c.Idx]
+		if p < 0 {
+			return nil, pgerr.New(pgerr.FeatureNotSupported,
+				"a job cannot use %s before its windowed aggregation", c.Name).
+				WithHint("window_start and window_end can be grouped by and used after the aggregation.")
+		}
+		return &expr.Col{Idx: p, Typ: l.schema[p].Type, Name: l.schema[p].Name}, nil
+	})
+}
+
+type jobPlanner struct {
+	opts   JobOptions
+	pos    sql.Pos
+	out    *JobPlan
+	stage  *Stage
+	src    *catalog.Source
+	layout *layout
+	// window is the assignment the pending windowed aggregation consumes,
+	// and timeCol its time column in the physical row.
+	window  *WindowAssign
+	timeCol int
+	aggDone bool
+}
+
+func (p *jobPlanner) errorf(code, format string, args ...any) *pgerr.Error {
+	return errAt(p.pos, code, format, args...)
+}
+
+func (p *jobPlanner) plan(ins *Insert) (*JobPlan, error) {
+	chain, scan, err := p.linearize(ins.Input)
+	if err != nil {
+		return nil, err
+	}
+	p.src = scan.Rel.Source
+	spec, err := sourceSpec(scan.Rel.Source)
+	if err != nil {
+		return nil, err
+	}
+	p.stage = &Stage{ID: 0, Name: "s0", Source: spec, Parallelism: p.opts.Parallelism}
+	p.out = &JobPlan{Stages: []*Stage{p.stage}}
+	p.layout = identityLayout(spec.Schema, true)
+	for i, n := range chain {
+		var err error
+		switch x := n.(type) {
+		case *Filter:
+			err = p.filter(x)
+		case *Project:
+			err = p.project(x.Exprs, x.Cols)
+		case *WindowAssign:
+			err = p.windowAssign(x, chain[i+1:])
+		case *Aggregate:
+			err = p.aggregate(x)
+		case *Distinct:
+			err = p.distinct(x)
+		}
+		if err != nil {
+			return nil, positioned(err, p.pos)
+		}
+	}
+	if err := p.sink(ins.Target); err != nil {
+		return nil, err
+	}
+	for _, st := range p.out.Stages {
+		st.Ops = fuseProjects(st.Ops, stageInputSchema(p.out, st))
+	}
+	return p.out, nil
+}
+
+// linearize checks the job's query is a chain of supported operators over
+// one source scan, and returns the chain bottom-up.
+func (p *jobPlanner) linearize(top Node) ([]Node, *Scan, error) {
+	var scans []*Scan
+	var visit func(Node)
+	visit = func(n Node) {
+		if s, ok := n.(*Scan); ok {
+			scans = append(scans, s)
+		}
+		for _, c := range n.Inputs() {
+			visit(c)
+		}
+	}
+	visit(top)
+	sources := 0
+	for _, s := range scans {
+		switch s.Rel.Kind {
+		case catalog.RelSource:
+			sources++
+		case catalog.RelSystem:
+			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "a job cannot read system table %s", qualifiedName(s.Rel))
+		}
+	}
+	if sources == 0 {
+		return nil, nil, p.errorf(pgerr.FeatureNotSupported, "a job must read a source").
+			WithHint("To copy from tables once, run INSERT ... SELECT as a statement instead of a job.")
+	}
+	var chain []Node
+	n := top
+	for {
+		switch x := n.(type) {
+		case *Scan:
+			for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+				chain[i], chain[j] = chain[j], chain[i]
+			}
+			for _, c := range chain {
+				if err := p.checkExprs(c); err != nil {
+					return nil, nil, err
+				}
+			}
+			return chain, x, nil
+		case *Filter, *Project, *WindowAssign, *Aggregate, *Distinct:
+			chain = append(chain, x)
+			n = x.Inputs()[0]
+		case *Join:
+			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "joins are not supported in jobs yet")
+		case *SetOp:
+			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "%s is not supported in jobs yet", x.Op)
+		case *Sort:
+			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "ORDER BY is not supported in a job: its output is a stream")
+		case *Limit:
+			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "LIMIT and OFFSET are not supported in a job: its output is a stream")
+		case *Values:
+			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "VALUES is not supported in a job")
+		default:
+			return nil, nil, p.errorf(pgerr.InternalError, "planner: unexpected %T in a job", n)
+		}
+	}
+}
+
+// checkExprs rejects subqueries in a job's expressions.
+func (p *jobPlanner) checkExprs(n Node) error {
+	var es []expr.Expr
+	switch x := n.(type) {
+	case *Filter:
+		es = append(es, x.Pred)
+	case *Project:
+		es = x.Exprs
+	case *Aggregate:
+		es = append(es, x.GroupBy...)
+		for _, a := range x.Aggs {
+			if a.Arg != nil {
+				es = append(es, a.Arg)
+			}
+		}
+	}
+	for _, e := range es {
+		if containsSubquery(e) {
+			return p.errorf(pgerr.FeatureNotSupported, "subqueries are not supported in jobs yet")
+		}
+	}
+	return nil
+}
+
+// sourceSpec describes what a source stage reads.
+func sourceSpec(s *catalog.Source) (*SourceSpec, error) {
+	spec := &SourceSpec{
+		OpName:         "source_" + sanitizeName(s.Name),
+		Name:           s.Name,
+		ID:             s.ID,
+		Connector:      s.Connector(),
+		Options:        s.Options,
+		Schema:         catalogSchema(s.Columns),
+		TimeCol:        s.TimeCol(),
+		WatermarkDelay: s.WatermarkDelay,
+	}
+	if spec.TimeCol >= 0 {
+		c := spec.Schema[spec.TimeCol]
+		var w expr.Expr = &expr.Col{Idx: spec.TimeCol, Typ: c.Type, Name: c.Name}
+		if s.WatermarkDelay > 0 {
+			d := &expr.Const{Val: datum.NewInterval(0, s.WatermarkDelay), Typ: datum.TypeInterval}
+			var err error
+			if w, err = expr.ResolveCall("-", []expr.Expr{w, d}); err != nil {
+				return nil, err
+			}
+		}
+		spec.Watermark = w
+	}
+	if v, ok := s.Options["idle_timeout"]; ok {
+		d, err := parseDuration("idle_timeout", v)
+		if err != nil {
+			return nil, err
+		}
+		spec.IdleTimeout = d
+	}
+	switch spec.Connector {
+	case "file":
+		spec.Bounded = true
+	case "datagen":
+		_, spec.Bounded = s.Options["rows"]
+	case "nexmark":
+		_, spec.Bounded = s.Options["events"]
+	}
+	return spec, nil
+}
+
+func (p *jobPlanner) emit(op Op) {
+	p.stage.Ops = append(p.stage.Ops, op)
+}
+
+func (p *jobPlanner) filter(f *Filter) error {
+	pred, err := p.layout.remap(f.Pred)
+	if err != nil {
+		return err
+	}
+	p.emit(&FilterOp{OpBase: OpBase{Schema: p.layout.schema}, Pred: pred})
+	return nil
+}
+
+// project compiles a projection. Window columns that are passed through
+// stay virtual; the pending window's time column is kept (as a trailing
+// column) even if the projection drops it.
+func (p *jobPlanner) project(exprs []expr.Expr, cols Schema) error {
+	l := p.layout
+	out := &layout{}
+	var phys []expr.Expr
+	for i, e := range exprs {
+		if c, ok := e.(*expr.Col); ok && l.m[c.Idx] < 0 {
+			out.m = append(out.m, l.m[c.Idx])
+			continue
+		}
+		pe, err := l.remap(e)
+		if err != nil {
+			return err
+		}
+		origin := -1
+		if c, ok := pe.(*expr.Col); ok {
+			origin = l.origin[c.Idx]
+		}
+		out.m = append(out.m, len(phys))
+		out.origin = append(out.origin, origin)
+		out.schema = append(out.schema, Column{Name: cols[i].Name, Type: pe.Type(), NotNull: cols[i].NotNull})
+		phys = append(phys, pe)
+	}
+	newTime := -1
+	if p.window != nil {
+		for j, pe := range phys {
+			if c, ok := pe.(*expr.Col); ok && c.Idx == p.timeCol {
+				newTime = j
+				break
+			}
+		}
+		if newTime < 0 {
+			tc := l.schema[p.timeCol]
+			newTime = len(phys)
+			phys = append(phys, &expr.Col{Idx: p.timeCol, Typ: tc.Type, Name: tc.Name})
+			out.origin = append(out.origin, l.origin[p.timeCol])
+			out.schema = append(out.schema, tc)
+		}
+	}
+	// A projection that only renames computes nothing: keep the physical
+	// row (EXPLAIN and the sink use the new names).
+	if !isIdentity(phys, len(l.schema)) {
+		p.emit(&ProjectOp{OpBase: OpBase{Schema: out.schema}, Exprs: phys})
+		if p.window != nil {
+			p.timeCol = newTime
+		}
+	} else if n := len(p.stage.Ops); n > 0 {
+		if prev, ok := p.stage.Ops[n-1].(*ProjectOp); ok {
+			// Let the projection that computed the row carry the names.
+			prev.Schema = out.schema
+		}
+	}
+	p.layout = out
+	return nil
+}
+
+func isIdentity(es []expr.Expr, width int) bool {
+	if len(es) != width {
+		return false
+	}
+	for i, e := range es {
+		if c, ok := e.(*expr.Col); !ok || c.Idx != i {
+			return false
+		}
+	}
+	return true
+}
+
+// windowAssign compiles a window assignment: absorbed into the windowed
+// aggregation above it if there is one, else a stateless WindowAssignOp.
+func (p *jobPlanner) windowAssign(w *WindowAssign, above []Node) error {
+	if err := p.windowAssign1(w, above); err != nil {
+		return positioned(err, w.Pos)
+	}
+	return nil
+}
+
+func (p *jobPlanner) windowAssign1(w *WindowAssign, above []Node) error {
+	l := p.layout
+	tc := l.m[w.TimeCol]
+	if tc < 0 {
+		return pgerr.New(pgerr.FeatureNotSupported, "a job cannot window by the window columns of another window")
+	}
+	for _, n := range above {
+		if a, ok := n.(*Aggregate); ok && a.Window == w {
+			if p.src.WatermarkColumn == "" {
+				return pgerr.New(pgerr.FeatureNotSupported,
+					"source %q has no WATERMARK FOR column: a windowed aggregation in a job needs event time", p.src.Name).
+					WithHint("Declare one in CREATE SOURCE: WATERMARK FOR ts AS ts - INTERVAL '5' SECOND.")
+			}
+			if o := l.origin[tc]; o != p.src.TimeCol() {
+				what := fmt.Sprintf("%q", l.schema[tc].Name)
+				switch {
+				case o < 0:
+					what += " (computed)"
+				case p.src.Columns[o].Name != l.schema[tc].Name:
+					what += fmt.Sprintf(" (source column %q)", p.src.Columns[o].Name)
+				}
+				return pgerr.New(pgerr.InvalidColumnReference,
+					"window time column %s is not the watermark column of source %q", what, p.src.Name).
+					WithHint("Window by %s, the column of the source's WATERMARK FOR clause.", p.src.WatermarkColumn)
+			}
+			p.window, p.timeCol = w, tc
+			l.m = append(append([]int(nil), l.m...), virtStart, virtEnd)
+			return nil
+		}
+		if _, ok := n.(*Aggregate); ok {
+			return pgerr.New(pgerr.GroupingError,
+				"a windowed aggregation must group by window_start or window_end").
+				WithDetail("Without them the aggregation would merge every window of a key into one running total, and no window would ever close.").
+				WithHint("Add window_start (and window_end) to GROUP BY, or read the source without %s(...).", windowKindName(w.Kind))
+		}
+	}
+	spec := w.Spec()
+	spec.TimeCol = tc
+	schema := concatSchema(l.schema, windowCols)
+	p.emit(&WindowAssignOp{OpBase: OpBase{Schema: schema}, Window: spec})
+	out := &layout{m: append(append([]int(nil), l.m...), len(l.schema), len(l.schema)+1), schema: schema,
+		origin: append(append([]int(nil), l.origin...), -1, -1)}
+	p.layout = out
+	return nil
+}
+
+// aggregate compiles an aggregation into Partial (source stage), shuffle,
+// Merge (new keyed stage).
+func (p *jobPlanner) aggregate(a *Aggregate) error {
+	if p.aggDone {
+		return pgerr.New(pgerr.FeatureNotSupported, "a job can have only one aggregation (GROUP BY or DISTINCT) yet")
+	}
+	p.aggDone = true
+	windowed := a.Window != nil
+	if !windowed && p.window != nil {
+		return pgerr.New(pgerr.InternalError, "planner: window assignment without its aggregation")
+	}
+	if windowed && a.Window != p.window {
+		return pgerr.New(pgerr.FeatureNotSupported, "a job's windowed aggregation must window its input directly")
+	}
+	// Group keys other than the window's become key columns of the row.
+	type keyRef struct {
+		group int
+		phys  expr.Expr
+	}
+	var keys []keyRef
+	winCol := map[int]int{} // group index -> 0 (start) or 1 (end)
+	for gi, g := range a.GroupBy {
+		if c, ok := g.(*expr.Col); ok && windowed && p.layout.m[c.Idx] < 0 {
+			winCol[gi] = 0
+			if p.layout.m[c.Idx] == virtEnd {
+				winCol[gi] = 1
+			}
+			continue
+		}
+		pe, err := p.layout.remap(g)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, keyRef{gi, pe})
+	}
+	if windowed && len(winCol) == 0 {
+		return pgerr.New(pgerr.InternalError, "planner: windowed aggregation without window keys")
+	}
+	aggs := make([]*expr.AggFunc, len(a.Aggs))
+	for i, ag := range a.Aggs {
+		c := *ag
+		if ag.Arg != nil {
+			arg, err := p.layout.remap(ag.Arg)
+			if err != nil {
+				return err
+			}
+			c.Arg = arg
+		}
+		aggs[i] = &c
+	}
+	// Keys must be columns: compute the others in a projection that keeps
+	// the row and appends them.
+	keyCols := make([]int, len(keys))
+	var extra []expr.Expr
+	in := p.layout.schema
+	for i, k := range keys {
+		if c, ok := k.phys.(*expr.Col); ok {
+			keyCols[i] = c.Idx
+			continue
+		}
+		keyCols[i] = len(in) + len(extra)
+		extra = append(extra, k.phys)
+	}
+	if len(extra) > 0 {
+		exprs := make([]expr.Expr, 0, len(in)+len(extra))
+		schema := append(Schema(nil), in...)
+		for i, c := range in {
+			exprs = append(exprs, &expr.Col{Idx: i, Typ: c.Type, Name: c.Name})
+		}
+		for _, e := range extra {
+			exprs = append(exprs, e)
+			schema = append(schema, Column{Type: e.Type()})
+		}
+		// Name the computed keys after their group columns.
+		for i, k := range keys {
+			if keyCols[i] >= len(in) {
+				schema[keyCols[i]].Name = keyName(a.GroupBy[k.group], a.Cols[k.group].Name)
+			}
+		}
+		p.emit(&ProjectOp{OpBase: OpBase{Schema: schema}, Exprs: exprs})
+		in = schema
+	}
+
+	// The Partial half ends the current stage; its row crosses the shuffle.
+	nk := len(keys)
+	var partialSchema, mergeSchema Schema
+	for _, kc := range keyCols {
+		partialSchema = append(partialSchema, in[kc])
+		mergeSchema = append(mergeSchema, in[kc])
+	}
+	if windowed {
+		partialSchema = append(partialSchema, windowCols[0])
+		mergeSchema = append(mergeSchema, windowCols...)
+	}
+	for i, ag := range aggs {
+		name := a.Cols[len(a.GroupBy)+i].Name
+		partialSchema = append(partialSchema, Column{Name: name, Type: datum.TypeBytea, NotNull: true})
+		mergeSchema = append(mergeSchema, Column{Name: name, Type: ag.Typ, NotNull: ag.Fn == "count"})
+	}
+	timeOut := -1
+	var spec WindowSpec
+	if windowed {
+		tc := in[p.timeCol]
+		timeOut = len(partialSchema)
+		partialSchema = append(partialSchema, Column{Name: tc.Name, Type: tc.Type, NotNull: true},
+			Column{Name: "rows", Type: datum.TypeInt8, NotNull: true})
+		mergeSchema = append(mergeSchema,
+			Column{Name: "pane_timing", Type: datum.TypeText, NotNull: true},
+			Column{Name: "pane_index", Type: datum.TypeInt8, NotNull: true})
+		spec = p.window.Spec()
+		spec.TimeCol = p.timeCol
+	}
+	var outKeys []int
+	for i := 0; i < nk; i++ {
+		outKeys = append(outKeys, i)
+	}
+	var partial, merge Op
+	if windowed {
+		mspec := spec
+		mspec.TimeCol = timeOut
+		partial = &WindowAggOp{OpBase: OpBase{Schema: partialSchema}, Window: spec, KeyCols: keyCols, Aggs: aggs, Partial: true}
+		merge = &WindowAggOp{OpBase: OpBase{Schema: mergeSchema}, Window: mspec, KeyCols: outKeys, Aggs: aggs, Merge: true}
+	} else {
+		partial = &AggOp{OpBase: OpBase{Schema: partialSchema}, KeyCols: keyCols, Aggs: aggs, Partial: true}
+		merge = &AggOp{OpBase: OpBase{Schema: mergeSchema}, KeyCols: outKeys, Aggs: aggs, Merge: true}
+	}
+	p.emit(partial)
+	next := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+	next.Name = "s" + itoa(next.ID)
+	if nk == 0 {
+		next.Parallelism = 1 // one global key
+	}
+	p.stage.Output = &StageOutput{Stage: next.ID, KeyCols: outKeys, Schema: partialSchema, TimeCol: timeOut}
+	next.Inputs = []StageInput{{Stage: p.stage.ID, Schema: partialSchema}}
+	p.out.Stages = append(p.out.Stages, next)
+	p.stage = next
+	p.emit(merge)
+
+	// The Aggregate's logical columns over the Merge's output.
+	out := &layout{schema: mergeSchema, origin: make([]int, len(mergeSchema))}
+	for i := range out.origin {
+		out.origin[i] = -1
+	}
+	keyPos := map[int]int{}
+	for i, k := range keys {
+		keyPos[k.group] = i
+	}
+	off := nk
+	if windowed {
+		off = nk + 2
+	}
+	for gi := range a.GroupBy {
+		if w, ok := winCol[gi]; ok {
+			out.m = append(out.m, nk+w)
+		} else {
+			out.m = append(out.m, keyPos[gi])
+		}
+	}
+	for i := range a.Aggs {
+		out.m = append(out.m, off+i)
+	}
+	if windowed {
+		out.m = append(out.m, off+len(a.Aggs), off+len(a.Aggs)+1)
+	}
+	p.layout = out
+	p.window = nil
+	return nil
+}
+
+// distinct compiles SELECT DISTINCT as an aggregation by every column with
+// no aggregates.
+func (p *jobPlanner) distinct(d *Distinct) error {
+	s := d.Input.Schema()
+	a := &Aggregate{Input: d.Input, Cols: s}
+	for i, c := range s {
+		a.GroupBy = append(a.GroupBy, &expr.Col{Idx: i, Typ: c.Type, Name: c.Name})
+	}
+	return p.aggregate(a)
+}
+
+// sink ends the last stage with the write into the job's target. The row
+// is already in the target's column order (bindInsert projected it).
+func (p *jobPlanner) sink(t *catalog.Relation) error {
+	for i, m := range p.layout.m {
+		if m != i {
+			return p.errorf(pgerr.InternalError, "planner: job output is not in target order")
+		}
+	}
+	op := &SinkOp{OpBase: OpBase{Schema: catalogSchema(t.Columns)}, Target: t.Name, TargetID: t.ID}
+	switch t.Kind {
+	case catalog.RelTable:
+		op.IsTable = true
+		op.PrimaryKey = append([]int(nil), t.Table.PrimaryKey...)
+	case catalog.RelSink:
+		op.Connector, op.Options = t.Sink.Connector(), t.Sink.Options
+	}
+	p.emit(op)
+	return nil
+}
+
+// stageInputSchema is the row a stage's first op reads.
+func stageInputSchema(p *JobPlan, st *Stage) Schema {
+	if st.Source != nil {
+		return st.Source.Schema
+	}
+	if len(st.Inputs) > 0 {
+		return st.Inputs[0].Schema
+	}
+	return nil
+}
+
+// fuseProjects merges each projection into the projection that follows it
+// when that costs no repeated work (every column of the first is read at
+// most once by the second, or is a plain column or constant), and drops
+// projections that change nothing.
+func fuseProjects(ops []Op, in Schema) []Op {
+	var out []Op
+	for _, op := range ops {
+		pr, ok := op.(*ProjectOp)
+		if !ok {
+			out = append(out, op)
+			in = op.OutSchema()
+			continue
+		}
+		if isIdentity(pr.Exprs, len(in)) && sameNames(in, pr.Schema) {
+			continue
+		}
+		if len(out) > 0 {
+			if prev, ok := out[len(out)-1].(*ProjectOp); ok && canCompose(prev, pr) {
+				exprs := make([]expr.Expr, len(pr.Exprs))
+				for i, e := range pr.Exprs {
+					exprs[i], _ = mapCols(e, func(c *expr.Col) (expr.Expr, error) { return prev.Exprs[c.Idx], nil })
+				}
+				out[len(out)-1] = &ProjectOp{OpBase: OpBase{Name: pr.Name, Schema: pr.Schema}, Exprs: exprs}
+				in = pr.Schema
+				continue
+			}
+		}
+		out = append(out, op)
+		in = op.OutSchema()
+	}
+	return out
+}
+
+func sameNames(a, b Schema) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+func canCompose(lower, upper *ProjectOp) bool {
+	uses := map[int]int{}
+	for _, e := range upper.Exprs {
+		walkExpr(e, func(x expr.Expr) {
+			if c, ok := x.(*expr.Col); ok {
+				uses[c.Idx]++
+			}
+		})
+	}
+	for idx, n := range uses {
+		if n <= 1 {
+			continue
+		}
+		switch lower.Exprs[idx].(type) {
+		case *expr.Col, *expr.Const:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func windowKindName(k WindowKind) string {
+	if k == Hop {
+		return "HOP"
+	}
+	return "TUMBLE"
+}

@@ -1,0 +1,216 @@
+package planner
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/pgerr"
+)
+
+// This file is the compatibility check of ALTER JOB ... UPDATE: before the
+// old job stops, decide whether every stateful operator's state can be
+// carried into the new plan. Operators are matched by stable name (plus the
+// user's WITH MAPPING for renames); a match must keep the operator's kind
+// and its state encoding (group key types, aggregates). Side inputs must
+// stay the same, and the source must not be replaced. Window sizes may
+// change: they apply to new data only.
+
+// UpdateProblem is one reason an update is refused.
+type UpdateProblem struct {
+	Operator string // the old job's operator (or source / side input)
+	Reason   string
+}
+
+// CheckUpdate compares an old job's plan with its replacement. mapping maps
+// old operator names to new ones (WITH MAPPING). It returns, for each of the
+// old job's stateful operators and its source, the new operator that takes
+// its state over; or, if the update must be refused, error 55000 whose
+// detail lists every problem, one line per operator.
+func CheckUpdate(old, new *JobPlan, mapping map[string]string) (map[string]string, error) {
+	matches, problems := CompareForUpdate(old, new, mapping)
+	if len(problems) == 0 {
+		return matches, nil
+	}
+	lines := make([]string, len(problems))
+	for i, p := range problems {
+		lines[i] = p.Operator + ": " + p.Reason
+	}
+	return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState,
+		"cannot update job %q: %d operator(s) cannot carry their state over", old.Job, len(problems)).
+		WithDetail("%s", strings.Join(lines, "\n")).
+		WithHint("Nothing was changed; the job keeps running. Rename operators back, or map them: ALTER JOB %s UPDATE AS ... WITH MAPPING ('old_name' = 'new_name').", old.Job)
+}
+
+// CompareForUpdate is CheckUpdate returning the problems as data (for
+// EXPLAIN JOB ... UPDATE): matches holds the operators that do carry over.
+func CompareForUpdate(old, new *JobPlan, mapping map[string]string) (map[string]string, []UpdateProblem) {
+	oldOps, newOps := statefulOps(old), statefulOps(new)
+	allNew := allOpNames(new)
+	matches := map[string]string{}
+	var problems []UpdateProblem
+	add := func(op, format string, args ...any) {
+		problems = append(problems, UpdateProblem{Operator: op, Reason: fmt.Sprintf(format, args...)})
+	}
+	oldNames := allOpNames(old)
+	var mapKeys []string
+	for k := range mapping {
+		mapKeys = append(mapKeys, k)
+	}
+	sort.Strings(mapKeys)
+	for _, k := range mapKeys {
+		if !oldNames[k] {
+			add(k, "WITH MAPPING names an operator the old job does not have")
+		}
+		if !allNew[mapping[k]] {
+			add(k, "WITH MAPPING maps it to %q, which the new job does not have", mapping[k])
+		}
+	}
+
+	// Sources: the same source, read under the same operator name.
+	os, ns := sourceOf(old), sourceOf(new)
+	if os != nil && ns != nil {
+		target := os.OpName
+		if m, ok := mapping[os.OpName]; ok {
+			target = m
+		}
+		switch {
+		case os.Name != ns.Name || os.ID != ns.ID:
+			add(os.OpName, "the source %s is replaced by %s", os.Name, ns.Name)
+		case target != ns.OpName:
+			add(os.OpName, "the source is read as %s in the new job", ns.OpName)
+		default:
+			matches[os.OpName] = ns.OpName
+		}
+	}
+
+	// Side inputs.
+	if a, b := strings.Join(sortedCopy(old.SideInputs), ","), strings.Join(sortedCopy(new.SideInputs), ","); a != b {
+		add("side inputs", "the side inputs change from (%s) to (%s)", a, b)
+	}
+
+	for _, name := range sortedKeys(oldOps) {
+		o := oldOps[name]
+		target := name
+		if m, ok := mapping[name]; ok {
+			target = m
+		}
+		n, ok := newOps[target]
+		if !ok {
+			if allNew[target] {
+				add(name, "%s is stateless in the new job", target)
+			} else {
+				add(name, "no operator of the new job is named %s (renamed or removed; map it WITH MAPPING ('%s' = '<new name>'))", target, name)
+			}
+			continue
+		}
+		if o.kind != n.kind {
+			add(name, "it is a %s in the old job and a %s in the new one", o.kind, n.kind)
+			continue
+		}
+		if o.keys != n.keys {
+			add(name, "its state encoding changes: group key (%s) becomes (%s)", o.keys, n.keys)
+			continue
+		}
+		if o.aggs != n.aggs {
+			add(name, "its state encoding changes: aggregates %s become %s", o.aggs, n.aggs)
+			continue
+		}
+		matches[name] = target
+	}
+	return matches, problems
+}
+
+// opState is what must stay the same for an operator's state to carry over.
+type opState struct {
+	kind string // "WindowAgg", "Agg"
+	keys string // group key types
+	aggs string // aggregate functions with argument and result types
+}
+
+// statefulOps describes each stateful op of p by name.
+func statefulOps(p *JobPlan) map[string]opState {
+	out := map[string]opState{}
+	for _, st := range p.Stages {
+		in := stageInputSchema(p, st)
+		for _, op := range st.Ops {
+			if op.Stateful() {
+				var s opState
+				switch o := op.(type) {
+				case *WindowAggOp:
+					s = opState{kind: "WindowAgg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
+				case *AggOp:
+					s = opState{kind: "Agg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
+				default:
+					s = opState{kind: fmt.Sprintf("%T", op)}
+				}
+				out[op.OpName()] = s
+			}
+			in = op.OutSchema()
+		}
+	}
+	return out
+}
+
+func keyTypes(cols []int, in Schema) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = in[c].Type.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+func aggTypes(aggs []*expr.AggFunc) string {
+	parts := make([]string, len(aggs))
+	for i, a := range aggs {
+		s := a.Fn
+		if a.Distinct {
+			s += " DISTINCT"
+		}
+		if a.Arg != nil {
+			s += "(" + a.Arg.Type().String() + ")"
+		} else {
+			s += "(*)"
+		}
+		parts[i] = s + " " + a.Typ.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+func allOpNames(p *JobPlan) map[string]bool {
+	m := map[string]bool{}
+	for _, st := range p.Stages {
+		if st.Source != nil {
+			m[st.Source.OpName] = true
+		}
+		for _, op := range st.Ops {
+			m[op.OpName()] = true
+		}
+	}
+	return m
+}
+
+func sourceOf(p *JobPlan) *SourceSpec {
+	for _, st := range p.Stages {
+		if st.Source != nil {
+			return st.Source
+		}
+	}
+	return nil
+}
+
+func sortedCopy(s []string) []string {
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return c
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
