@@ -72,6 +72,11 @@ type Record struct {
 	Offset int64
 	Err    error  // non-nil: a malformed record; Row is nil
 	Raw    []byte // the raw bytes of a malformed record (for the dead-letter table)
+	// Watermark is set (and Row and Err are nil) on a watermark punctuation:
+	// the source promises no record below this event time follows. Only log
+	// sources carry them (LogHub.AppendWatermark).
+	Watermark int64
+	IsWatermark bool
 }
 
 // Source is an opened catalog source: a factory of partition readers.

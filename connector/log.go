@@ -191,6 +191,32 @@ func (h *LogHub) AppendBatch(b *state.Batch, sourceID uint64, rows []datum.Row) 
 	return first, publish
 }
 
+// watermarkTag starts a watermark punctuation's value; a row's value starts
+// with its column count (a small uvarint), so the two never collide.
+const watermarkTag = "\xffW"
+
+// AppendWatermark appends a watermark punctuation to a log source: readers
+// see a Record with IsWatermark set, telling the job that no record with an
+// event time below ts follows (tests and producers that know their data use
+// it to close windows without waiting for later records).
+func (h *LogHub) AppendWatermark(sourceID uint64, ts int64) error {
+	ls := h.state(sourceID)
+	ls.mu.Lock()
+	first := ls.next
+	ls.next++
+	ls.pending = append(ls.pending, logSpan{first: first, end: first + 1})
+	ls.mu.Unlock()
+	b := h.st.NewBatch()
+	key := appendLogKey(nil, sourceID, logPartition, first)
+	b.Set(key, binary.BigEndian.AppendUint64([]byte(watermarkTag), uint64(ts)))
+	if err := h.st.Commit(b); err != nil {
+		h.Abandon(sourceID, first)
+		return err
+	}
+	ls.finish(first, spanDone)
+	return nil
+}
+
 // Abandon releases the offsets reserved by an AppendBatch whose batch did
 // not commit.
 func (h *LogHub) Abandon(sourceID uint64, first int64) {
@@ -393,6 +419,9 @@ func (r *logReader) Read(buf []Record, max int) ([]Record, bool, error) {
 }
 
 func (r *logReader) decode(off int64, v []byte) Record {
+	if len(v) == len(watermarkTag)+8 && string(v[:len(watermarkTag)]) == watermarkTag {
+		return Record{Offset: off, IsWatermark: true, Watermark: int64(binary.BigEndian.Uint64(v[len(watermarkTag):]))}
+	}
 	cnt, w := binary.Uvarint(v)
 	if w > 0 && int(cnt) == r.ncols {
 		row := r.slab.row(r.ncols)

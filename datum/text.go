@@ -54,17 +54,23 @@ func FormatFloat(f float64) string {
 	case math.IsInf(f, -1):
 		return "-Infinity"
 	}
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if strings.Contains(s, "e") {
-		// PostgreSQL prints 1e+20 and 1e-05; Go prints the same.
-		return s
+	// PostgreSQL (12+) prints the shortest exact digits, in exponent form
+	// only below 1e-4 and from 1e15 up: 1e+15, 1.5e-05.
+	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e15) {
+		return strconv.FormatFloat(f, 'e', -1, 64)
 	}
-	return s
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // FormatTimestamp prints microseconds since the epoch as
 // "2006-01-02 15:04:05[.ffffff]" in UTC.
 func FormatTimestamp(us int64) string {
+	switch us {
+	case math.MaxInt64:
+		return "infinity"
+	case math.MinInt64:
+		return "-infinity"
+	}
 	t := time.UnixMicro(us).UTC()
 	s := t.Format("2006-01-02 15:04:05.999999")
 	return s
@@ -105,7 +111,7 @@ func FormatInterval(months int32, us int64) string {
 }
 
 func plural(n int64, unit string) string {
-	if n == 1 || n == -1 {
+	if n == 1 {
 		return fmt.Sprintf("%d %s", n, unit)
 	}
 	return fmt.Sprintf("%d %ss", n, unit)

@@ -55,7 +55,7 @@ type Engine struct {
 
 	mu struct {
 		sync.Mutex
-		jobs     map[string]*liveJob // live jobs by name
+		jobs     map[string]*liveJob      // live jobs by name
 		virtual  map[string]*VirtualTable // by "schema.name"
 		seq      uint64
 		closed   bool

@@ -214,3 +214,32 @@ func (e *Engine) explainRuntime(rj *executor.Job) string {
 	}
 	return b.String()
 }
+
+// AdvanceWatermark appends a watermark punctuation to a log source: jobs
+// reading it treat every event time below ts as complete (the sqllogictest
+// runner's advance-watermark directive).
+func (e *Engine) AdvanceWatermark(source string, ts int64) error {
+	src, err := e.cat.GetSource(source)
+	if err != nil {
+		return err
+	}
+	if src.Connector() != "log" {
+		return pgerr.New(pgerr.WrongObjectType, "only log sources take watermarks, %s is a %s source", source, src.Connector())
+	}
+	return e.logs.AppendWatermark(src.ID, ts)
+}
+
+// WaitSourceWatermark waits until every running job that reads source has
+// processed everything below ts (its every stage's watermark reached ts).
+func (e *Engine) WaitSourceWatermark(ctx context.Context, source string, ts int64) error {
+	for _, rj := range e.liveJobs() {
+		for _, s := range rj.Sources() {
+			if s == source {
+				if err := rj.WaitWatermark(ctx, ts); err != nil {
+					return pgerr.New(pgerr.QueryCanceled, "waiting for job %s to reach watermark %s: %v", rj.Meta().Name, FormatWatermark(ts), err)
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -246,7 +246,7 @@ func (e *Engine) readLog(rel *catalog.Relation) ([]datum.Row, error) {
 			return nil, err
 		}
 		for _, rec := range recs {
-			if rec.Err == nil {
+			if rec.Err == nil && !rec.IsWatermark {
 				rows = append(rows, rec.Row)
 			}
 		}

@@ -93,7 +93,9 @@ func (o *aggOp) process(row datum.Row) error {
 			if _, err := part.Decode(row[o.nkeys+i].Bytes()); err != nil {
 				return err
 			}
-			acc.Merge(part)
+			if err := acc.Merge(part); err != nil {
+				return o.w.recordError(row, err)
+			}
 		}
 		return nil
 	}
@@ -122,7 +124,9 @@ func (o *aggOp) process(row datum.Row) error {
 		return kr
 	})
 	for i, acc := range g.accs {
-		acc.Add(vals[i])
+		if err := acc.Add(vals[i]); err != nil {
+			return o.w.recordError(row, err)
+		}
 	}
 	return nil
 }

@@ -41,6 +41,9 @@ type Job struct {
 
 	mu struct {
 		sync.Mutex
+		// progress is closed and replaced whenever a worker publishes a
+		// commit (WaitWatermark waits on it).
+		progress chan struct{}
 		state   string
 		err     error
 		stopped bool // Stop or Cancel asked
@@ -72,6 +75,7 @@ func newJob(x *Executor, plan *planner.JobPlan, meta JobMeta) (*Job, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	j := &Job{x: x, plan: plan, meta: meta, ctx: ctx, cancel: cancel, done: make(chan struct{}), drainCh: make(chan struct{})}
 	j.mu.state = StateRunning
+	j.mu.progress = make(chan struct{})
 	j.startedAt = x.cfg.Env.Clock.Now().UnixMicro()
 	byID := map[int]*stageRT{}
 	for _, sp := range plan.Stages {
@@ -281,6 +285,52 @@ func (j *Job) Stop() {
 	j.mu.Unlock()
 	j.cancel()
 	<-j.done
+}
+
+// notifyProgress wakes WaitWatermark callers.
+func (j *Job) notifyProgress() {
+	j.mu.Lock()
+	close(j.mu.progress)
+	j.mu.progress = make(chan struct{})
+	j.mu.Unlock()
+}
+
+// WaitWatermark blocks until every stage's output watermark is at least wm
+// (everything before wm has been processed and committed), the job ends, or
+// ctx is done.
+func (j *Job) WaitWatermark(ctx context.Context, wm int64) error {
+	for {
+		j.mu.Lock()
+		ch := j.mu.progress
+		j.mu.Unlock()
+		ok := true
+		for _, st := range j.stages {
+			if st.outputWM() < wm {
+				ok = false
+			}
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-j.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Sources returns the names of the sources the job reads.
+func (j *Job) Sources() []string {
+	var out []string
+	for _, st := range j.stages {
+		if st.plan.Source != nil {
+			out = append(out, st.plan.Source.Name)
+		}
+	}
+	return out
 }
 
 // Done is closed when the job has ended (done, drained, cancelled, stopped

@@ -46,7 +46,7 @@ type windowAggOp struct {
 	lateness int64
 
 	// partial: per-bundle combiner.
-	pmap  map[string]*pentry
+	pmap   map[string]*pentry
 	porder []*pentry
 
 	// durable roles: every open window of the worker's key range.
@@ -205,20 +205,24 @@ func (o *windowAggOp) process(row datum.Row) error {
 			continue
 		}
 		if o.partial {
-			o.addPartial(row, start, ts, vals)
+			if err := o.addPartial(row, start, ts, vals); err != nil {
+				return err
+			}
 			continue
 		}
 		kw := o.keyFor(o.keyBuf, row, nil)
 		wn := o.windowFor(kw, start, wm)
 		for i, acc := range wn.accs {
-			acc.Add(vals[i])
+			if err := acc.Add(vals[i]); err != nil {
+				return o.w.recordError(row, err)
+			}
 		}
 		o.touch(kw, wn)
 	}
 	return nil
 }
 
-func (o *windowAggOp) addPartial(row datum.Row, start, ts int64, vals []datum.Datum) {
+func (o *windowAggOp) addPartial(row datum.Row, start, ts int64, vals []datum.Datum) error {
 	kl := len(o.keyBuf)
 	o.keyBuf = binary.BigEndian.AppendUint64(o.keyBuf, uint64(start))
 	pe := o.pmap[string(o.keyBuf)]
@@ -233,12 +237,15 @@ func (o *windowAggOp) addPartial(row datum.Row, start, ts int64, vals []datum.Da
 	}
 	o.keyBuf = o.keyBuf[:kl]
 	for i, acc := range pe.accs {
-		acc.Add(vals[i])
+		if err := acc.Add(vals[i]); err != nil {
+			return o.w.recordError(row, err)
+		}
 	}
 	if ts > pe.maxTS {
 		pe.maxTS = ts
 	}
 	pe.n++
+	return nil
 }
 
 // processPartial merges one partial row [keys..., start, acc..., max_ts, n].
@@ -262,7 +269,9 @@ func (o *windowAggOp) processPartial(row datum.Row) error {
 		if _, err := part.Decode(row[k+1+i].Bytes()); err != nil {
 			return err
 		}
-		acc.Merge(part)
+		if err := acc.Merge(part); err != nil {
+			return o.w.recordError(row, err)
+		}
 	}
 	o.touch(kw, wn)
 	return nil

@@ -248,6 +248,12 @@ func (w *worker) runSource() error {
 				w.deadLetter(r.Offset, r.Raw, r.Err)
 				continue
 			}
+			if r.IsWatermark {
+				if r.Watermark > w.meta.WM {
+					w.meta.WM = r.Watermark
+				}
+				continue
+			}
 			w.curWM = w.sourceWM()
 			if err := w.ops[0].process(r.Row); err != nil {
 				return err
@@ -449,6 +455,7 @@ func (w *worker) commit(wm, natural int64) error {
 	if w.st.down != nil {
 		w.st.down.wakeWorkers()
 	}
+	w.job.notifyProgress()
 	hooks := w.afterCommit
 	w.afterCommit = nil
 	for _, h := range hooks {

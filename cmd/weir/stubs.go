@@ -15,11 +15,6 @@ func cmdRepl(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 1
 }
 
-func cmdTest(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "weir test: not available in this build yet")
-	return 1
-}
-
 func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "weir bench: not available in this build yet")
 	return 1
