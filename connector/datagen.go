@@ -74,7 +74,7 @@ const maxCardTable = 1 << 20
 
 func openDatagen(cfg SourceConfig, env Env) (Source, error) {
 	const what = "datagen source"
-	if err := checkOptions(what, cfg.Options, []string{"rows", "rows_per_second", "seed", "start_time"}, []string{"fields."}); err != nil {
+	if err := checkOptions(what, cfg.Options, []string{"rows", "rows_per_second", "event_rate", "seed", "start_time"}, []string{"fields."}); err != nil {
 		return nil, err
 	}
 	g := &datagen{cfg: cfg, clock: env.clock(), rows: -1, evRate: 1000, evRateInt: 1000}
@@ -92,6 +92,20 @@ func openDatagen(cfg SourceConfig, env Env) (Source, error) {
 			return nil, badOption(what, "rows_per_second", cfg.Options["rows_per_second"], "must be a positive number")
 		}
 		g.rps, g.evRate, g.evRateInt = v, v, 0
+		if v == math.Trunc(v) && v <= 1e12 {
+			g.evRateInt = uint64(v)
+		}
+	}
+	// event_rate: rows per second of event time, when it should differ from
+	// the throttle (a bounded benchmark generates as fast as it can while
+	// its event times follow a given rate).
+	if v, ok, err := optFloat(what, cfg.Options, "event_rate"); err != nil {
+		return nil, err
+	} else if ok {
+		if !(v > 0) || math.IsInf(v, 0) {
+			return nil, badOption(what, "event_rate", cfg.Options["event_rate"], "must be a positive number")
+		}
+		g.evRate, g.evRateInt = v, 0
 		if v == math.Trunc(v) && v <= 1e12 {
 			g.evRateInt = uint64(v)
 		}

@@ -32,12 +32,15 @@ func NewBool(b bool) Datum {
 	}
 	return Datum{k: KindBool}
 }
-func NewInt(v int64) Datum        { return Datum{k: KindInt, i: v} }
-func NewFloat(v float64) Datum    { return Datum{k: KindFloat, i: int64(math.Float64bits(v))} }
-func NewString(v string) Datum    { return Datum{k: KindString, s: v} }
-func NewBytes(v []byte) Datum     { return Datum{k: KindBytes, s: string(v)} }
-func NewTimestamp(us int64) Datum { return Datum{k: KindTimestamp, i: us} }
-func NewDate(days int64) Datum    { return Datum{k: KindDate, i: days} }
+func NewInt(v int64) Datum     { return Datum{k: KindInt, i: v} }
+func NewFloat(v float64) Datum { return Datum{k: KindFloat, i: int64(math.Float64bits(v))} }
+func NewString(v string) Datum { return Datum{k: KindString, s: v} }
+func NewBytes(v []byte) Datum  { return Datum{k: KindBytes, s: string(v)} }
+
+// NewBytesString is NewBytes for bytes already held in a string (no copy).
+func NewBytesString(v string) Datum { return Datum{k: KindBytes, s: v} }
+func NewTimestamp(us int64) Datum   { return Datum{k: KindTimestamp, i: us} }
+func NewDate(days int64) Datum      { return Datum{k: KindDate, i: days} }
 
 // NewInterval returns an interval of months plus microseconds.
 func NewInterval(months int32, us int64) Datum { return Datum{k: KindInterval, m: months, i: us} }

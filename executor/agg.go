@@ -19,6 +19,8 @@ type aggOp struct {
 	keyCols []int
 	nkeys   int
 	args    []expr.Evaluator
+	accs    *expr.AccSetFactory
+	scratch expr.AccSet
 	partial bool
 	merge   bool
 
@@ -32,13 +34,14 @@ type group struct {
 	hash    uint64
 	enc     string
 	keyRow  datum.Row
-	accs    []expr.Acc
+	accs    expr.AccSet
 	changed bool
 }
 
 func newAggOp(b baseOp, p *planner.AggOp) (operator, error) {
 	o := &aggOp{baseOp: b, plan: p, keyCols: p.KeyCols, nkeys: len(p.KeyCols), partial: p.Partial, merge: p.Merge,
-		groups: make(map[string]*group)}
+		groups: make(map[string]*group), accs: expr.NewAccSet(p.Aggs)}
+	o.scratch = o.accs.New()
 	if !o.merge {
 		o.args = make([]expr.Evaluator, len(p.Aggs))
 		for i, a := range p.Aggs {
@@ -71,10 +74,7 @@ func (o *aggOp) groupFor(enc []byte, keyRow func() datum.Row) *group {
 	g := o.groups[string(enc)]
 	if g == nil {
 		kr := keyRow()
-		g = &group{hash: datum.HashRow(kr, nil), enc: string(enc), keyRow: kr, accs: make([]expr.Acc, len(o.plan.Aggs))}
-		for i, a := range o.plan.Aggs {
-			g.accs[i] = expr.NewAcc(a)
-		}
+		g = &group{hash: datum.HashRow(kr, nil), enc: string(enc), keyRow: kr, accs: o.accs.New()}
 		o.groups[g.enc] = g
 	}
 	if !g.changed {
@@ -88,14 +88,11 @@ func (o *aggOp) process(row datum.Row) error {
 	if o.merge {
 		o.keyBuf = datum.AppendKeyRow(o.keyBuf[:0], row[:o.nkeys])
 		g := o.groupFor(o.keyBuf, func() datum.Row { return row[:o.nkeys:o.nkeys].Copy() })
-		for i, acc := range g.accs {
-			part := expr.NewAcc(o.plan.Aggs[i])
-			if _, err := part.Decode(row[o.nkeys+i].Bytes()); err != nil {
-				return err
-			}
-			if err := acc.Merge(part); err != nil {
-				return o.w.recordError(row, err)
-			}
+		if _, err := o.scratch.Decode(unsafeBytes(row[o.nkeys].Str())); err != nil {
+			return err
+		}
+		if err := g.accs.Merge(o.scratch); err != nil {
+			return o.w.recordError(row, err)
 		}
 		return nil
 	}
@@ -123,10 +120,8 @@ func (o *aggOp) process(row datum.Row) error {
 		}
 		return kr
 	})
-	for i, acc := range g.accs {
-		if err := acc.Add(vals[i]); err != nil {
-			return o.w.recordError(row, err)
-		}
+	if err := g.accs.AddRow(vals); err != nil {
+		return o.w.recordError(row, err)
 	}
 	return nil
 }
@@ -135,23 +130,18 @@ func (o *aggOp) flush() error {
 	var buf []byte
 	for _, g := range o.changed {
 		g.changed = false
-		out := make(datum.Row, 0, o.nkeys+len(g.accs))
+		out := make(datum.Row, 0, o.nkeys+o.accs.Len())
 		out = append(out, g.keyRow...)
-		for _, acc := range g.accs {
-			if o.partial {
-				out = append(out, datum.NewBytes(acc.Append(nil)))
-			} else {
-				out = append(out, acc.Result())
-			}
+		if o.partial {
+			out = append(out, datum.NewBytes(g.accs.Append(nil)))
+		} else {
+			out = g.accs.AppendResults(out)
 		}
 		if err := o.out(out); err != nil {
 			return err
 		}
 		if !o.partial {
-			buf = buf[:0]
-			for _, acc := range g.accs {
-				buf = acc.Append(buf)
-			}
+			buf = g.accs.Append(buf[:0])
 			o.vs.Put(g.hash, []byte(g.enc), append([]byte(nil), buf...))
 		}
 	}
@@ -173,12 +163,9 @@ func (o *aggOp) load() error {
 		if err != nil {
 			return err
 		}
-		g := &group{hash: hash, enc: string(key), keyRow: keyRow, accs: make([]expr.Acc, len(o.plan.Aggs))}
-		for i, a := range o.plan.Aggs {
-			g.accs[i] = expr.NewAcc(a)
-			if val, err = g.accs[i].Decode(val); err != nil {
-				return err
-			}
+		g := &group{hash: hash, enc: string(key), keyRow: keyRow, accs: o.accs.New()}
+		if val, err = g.accs.Decode(val); err != nil {
+			return err
 		}
 		if len(val) != 0 {
 			return errors.New("executor: corrupt aggregate state")

@@ -17,7 +17,7 @@ type Config struct {
 	// Env is handed to connectors (clock, log hub, stdout, base dir).
 	Env connector.Env
 	// BundleSize caps the records a source worker reads per bundle
-	// (default 16384).
+	// (default 131072).
 	BundleSize int
 	// DefaultParallelism is the number of key ranges of a keyed stage and
 	// partitions of a source stage when the plan says auto (default: the
@@ -46,7 +46,7 @@ type Executor struct {
 // New returns an executor over cfg.Store.
 func New(cfg Config) *Executor {
 	if cfg.BundleSize <= 0 {
-		cfg.BundleSize = 16384
+		cfg.BundleSize = 131072
 	}
 	if cfg.DefaultParallelism <= 0 {
 		cfg.DefaultParallelism = runtime.NumCPU()

@@ -3,6 +3,7 @@ package executor
 import (
 	"encoding/binary"
 	"errors"
+	"unsafe"
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
@@ -41,6 +42,8 @@ type windowAggOp struct {
 	keyCols  []int // input key columns (partial/unlifted)
 	nkeys    int
 	args     []expr.Evaluator // per aggregate; nil for count(*)
+	accs     *expr.AccSetFactory
+	scratch  expr.AccSet // merge: decodes one partial
 	partial  bool
 	merge    bool
 	lateness int64
@@ -58,12 +61,14 @@ type windowAggOp struct {
 
 	keyBuf []byte
 	starts []int64
+	arena  []byte
+	ends   []int
 }
 
 type pentry struct {
 	keyRow datum.Row
 	start  int64
-	accs   []expr.Acc
+	accs   expr.AccSet
 	maxTS  int64
 	n      int64
 }
@@ -79,7 +84,7 @@ type keyWins struct {
 
 type win struct {
 	start   int64
-	accs    []expr.Acc
+	accs    expr.AccSet
 	pane    int64 // panes emitted so far
 	fired   bool  // the ON_TIME (or DRAINED) pane was emitted
 	changed bool  // changed since the last pane
@@ -96,6 +101,8 @@ func newWindowAggOp(b baseOp, p *planner.WindowAggOp) (operator, error) {
 	if o.spec.Kind == planner.Tumble || o.spec.Slide == 0 {
 		o.spec.Slide = o.spec.Size
 	}
+	o.accs = expr.NewAccSet(p.Aggs)
+	o.scratch = o.accs.New()
 	if !o.merge {
 		o.args = make([]expr.Evaluator, len(p.Aggs))
 		for i, a := range p.Aggs {
@@ -129,13 +136,7 @@ func (o *windowAggOp) stateBytes() int64 {
 	return o.vs.Bytes()
 }
 
-func (o *windowAggOp) newAccs() []expr.Acc {
-	accs := make([]expr.Acc, len(o.plan.Aggs))
-	for i, a := range o.plan.Aggs {
-		accs[i] = expr.NewAcc(a)
-	}
-	return accs
-}
+func (o *windowAggOp) newAccs() expr.AccSet { return o.accs.New() }
 
 // windowStarts returns the starts of every window containing ts.
 func (o *windowAggOp) windowStarts(ts int64) []int64 {
@@ -212,10 +213,8 @@ func (o *windowAggOp) process(row datum.Row) error {
 		}
 		kw := o.keyFor(o.keyBuf, row, nil)
 		wn := o.windowFor(kw, start, wm)
-		for i, acc := range wn.accs {
-			if err := acc.Add(vals[i]); err != nil {
-				return o.w.recordError(row, err)
-			}
+		if err := wn.accs.AddRow(vals); err != nil {
+			return o.w.recordError(row, err)
 		}
 		o.touch(kw, wn)
 	}
@@ -236,10 +235,8 @@ func (o *windowAggOp) addPartial(row datum.Row, start, ts int64, vals []datum.Da
 		o.porder = append(o.porder, pe)
 	}
 	o.keyBuf = o.keyBuf[:kl]
-	for i, acc := range pe.accs {
-		if err := acc.Add(vals[i]); err != nil {
-			return o.w.recordError(row, err)
-		}
+	if err := pe.accs.AddRow(vals); err != nil {
+		return o.w.recordError(row, err)
 	}
 	if ts > pe.maxTS {
 		pe.maxTS = ts
@@ -248,12 +245,13 @@ func (o *windowAggOp) addPartial(row datum.Row, start, ts int64, vals []datum.Da
 	return nil
 }
 
-// processPartial merges one partial row [keys..., start, acc..., max_ts, n].
+// processPartial merges one partial row [keys..., start, accs, max_ts, n]
+// (accs: every aggregate's encoded state in one BYTEA).
 func (o *windowAggOp) processPartial(row datum.Row) error {
 	k := o.nkeys
 	start := row[k].Micros()
 	end := start + o.spec.Size
-	n := row[k+2+len(o.plan.Aggs)].Int()
+	n := row[k+3].Int()
 	wm := o.w.inWM
 	if o.lateState(end, wm) == 2 {
 		// Cannot happen when lateness is decided upstream (doc.go); kept
@@ -264,14 +262,11 @@ func (o *windowAggOp) processPartial(row datum.Row) error {
 	o.keyBuf = datum.AppendKeyRow(o.keyBuf[:0], row[:k])
 	kw := o.keyFor(o.keyBuf, row[:k], nil)
 	wn := o.windowFor(kw, start, wm)
-	for i, acc := range wn.accs {
-		part := expr.NewAcc(o.plan.Aggs[i])
-		if _, err := part.Decode(row[k+1+i].Bytes()); err != nil {
-			return err
-		}
-		if err := acc.Merge(part); err != nil {
-			return o.w.recordError(row, err)
-		}
+	if _, err := o.scratch.Decode(unsafeBytes(row[k+1].Str())); err != nil {
+		return err
+	}
+	if err := wn.accs.Merge(o.scratch); err != nil {
+		return o.w.recordError(row, err)
 	}
 	o.touch(kw, wn)
 	return nil
@@ -403,12 +398,10 @@ func (o *windowAggOp) markDirty(kw *keyWins, wn *win) {
 }
 
 func (o *windowAggOp) emitPane(kw *keyWins, wn *win, timing string) error {
-	out := make(datum.Row, 0, o.nkeys+4+len(wn.accs))
+	out := make(datum.Row, 0, o.nkeys+4+o.accs.Len())
 	out = append(out, kw.keyRow...)
 	out = append(out, datum.NewTimestamp(wn.start), datum.NewTimestamp(wn.start+o.spec.Size))
-	for _, acc := range wn.accs {
-		out = append(out, acc.Result())
-	}
+	out = wn.accs.AppendResults(out)
 	out = append(out, datum.NewString(timing), datum.NewInt(wn.pane))
 	wn.pane++
 	wn.changed = false
@@ -434,14 +427,25 @@ func (o *windowAggOp) tick(now int64) error {
 
 func (o *windowAggOp) flush() error {
 	if o.partial {
+		// Encode every entry's accumulators into one arena, turned into
+		// one string, so each row's BYTEA is a substring: one allocation
+		// per bundle instead of one per row.
+		o.arena = o.arena[:0]
+		o.ends = o.ends[:0]
 		for _, pe := range o.porder {
-			out := make(datum.Row, 0, o.nkeys+3+len(pe.accs))
+			o.arena = pe.accs.Append(o.arena)
+			o.ends = append(o.ends, len(o.arena))
+		}
+		arena := string(o.arena)
+		rows := make([]datum.Datum, len(o.porder)*(o.nkeys+4))
+		prev := 0
+		for i, pe := range o.porder {
+			out := rows[:0:o.nkeys+4]
+			rows = rows[o.nkeys+4:]
 			out = append(out, pe.keyRow...)
-			out = append(out, datum.NewTimestamp(pe.start))
-			for _, acc := range pe.accs {
-				out = append(out, datum.NewBytes(acc.Append(nil)))
-			}
-			out = append(out, datum.NewTimestamp(pe.maxTS), datum.NewInt(pe.n))
+			out = append(out, datum.NewTimestamp(pe.start), datum.NewBytesString(arena[prev:o.ends[i]]),
+				datum.NewTimestamp(pe.maxTS), datum.NewInt(pe.n))
+			prev = o.ends[i]
 			if err := o.out(out); err != nil {
 				return err
 			}
@@ -505,10 +509,7 @@ func encodeWin(b []byte, wn *win) []byte {
 		flags |= 2
 	}
 	b = append(b, flags)
-	for _, acc := range wn.accs {
-		b = acc.Append(b)
-	}
-	return b
+	return wn.accs.Append(b)
 }
 
 func (o *windowAggOp) decodeWin(start int64, v []byte) (*win, error) {
@@ -520,12 +521,8 @@ func (o *windowAggOp) decodeWin(start int64, v []byte) (*win, error) {
 	wn.pane = p
 	wn.fired = v[n]&1 != 0
 	wn.changed = v[n]&2 != 0
-	v = v[n+1:]
-	var err error
-	for _, acc := range wn.accs {
-		if v, err = acc.Decode(v); err != nil {
-			return nil, err
-		}
+	if _, err := wn.accs.Decode(v[n+1:]); err != nil {
+		return nil, err
 	}
 	return wn, nil
 }
@@ -560,3 +557,7 @@ func (o *windowAggOp) load() error {
 		return nil
 	})
 }
+
+// unsafeBytes views a string's bytes without copying; the bytes must not
+// be modified (decoders only read them).
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
