@@ -150,7 +150,7 @@ func (o *aggOp) flush() error {
 		clear(o.groups)
 		return nil
 	}
-	o.vs.Flush(o.w.batch)
+	o.vs.FlushRange(o.w.batch, o.w.lo, o.w.hiExcl())
 	return nil
 }
 
@@ -158,7 +158,7 @@ func (o *aggOp) load() error {
 	if o.partial {
 		return nil
 	}
-	return o.vs.Scan(o.w.lo, o.w.hi, func(hash uint64, key, val []byte) error {
+	return o.vs.Scan(o.w.lo, o.w.hiExcl(), func(hash uint64, key, val []byte) error {
 		keyRow, _, err := datum.DecodeKeyRow(key, o.nkeys)
 		if err != nil {
 			return err

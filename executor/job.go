@@ -44,10 +44,10 @@ type Job struct {
 		// progress is closed and replaced whenever a worker publishes a
 		// commit (WaitWatermark waits on it).
 		progress chan struct{}
-		state   string
-		err     error
-		stopped bool // Stop or Cancel asked
-		cancel  bool
+		state    string
+		err      error
+		stopped  bool // Stop or Cancel asked
+		cancel   bool
 	}
 
 	startedAt int64 // micros, from the injected clock
@@ -239,6 +239,9 @@ func (j *Job) finish() {
 		}
 	}
 	j.cancel()
+	// Cached state of this lineage may hold writes that never committed
+	// (a stop or cancel mid-bundle): a later start must read the store.
+	j.x.dropValueStates(j.meta.StateNS)
 	j.x.forget(j)
 	close(j.done)
 }

@@ -122,7 +122,7 @@ func newWindowAggOp(b baseOp, p *planner.WindowAggOp) (operator, error) {
 		o.keys = make(map[string]*keyWins)
 		ns := b.w.job.meta.StateNS
 		o.vs = b.w.job.valueState(o.opName)
-		o.timers = state.NewTimers(b.w.job.x.cfg.Store, ns, o.opName, state.EventTime, b.w.lo, b.w.hi)
+		o.timers = state.NewTimers(b.w.job.x.cfg.Store, ns, o.opName, state.EventTime, b.w.lo, b.w.hiExcl())
 	}
 	return o, nil
 }
@@ -440,7 +440,7 @@ func (o *windowAggOp) flush() error {
 		rows := make([]datum.Datum, len(o.porder)*(o.nkeys+4))
 		prev := 0
 		for i, pe := range o.porder {
-			out := rows[:0:o.nkeys+4]
+			out := rows[: 0 : o.nkeys+4]
 			rows = rows[o.nkeys+4:]
 			out = append(out, pe.keyRow...)
 			out = append(out, datum.NewTimestamp(pe.start), datum.NewBytesString(arena[prev:o.ends[i]]),
@@ -494,7 +494,7 @@ func (o *windowAggOp) flush() error {
 		}
 	}
 	o.dirty = o.dirty[:0]
-	o.vs.Flush(o.w.batch)
+	o.vs.FlushRange(o.w.batch, o.w.lo, o.w.hiExcl())
 	o.timers.Flush(o.w.batch)
 	return nil
 }
@@ -534,7 +534,7 @@ func (o *windowAggOp) load() error {
 	if err := o.timers.Load(); err != nil {
 		return err
 	}
-	return o.vs.Scan(o.w.lo, o.w.hi, func(hash uint64, key, val []byte) error {
+	return o.vs.Scan(o.w.lo, o.w.hiExcl(), func(hash uint64, key, val []byte) error {
 		if len(key) < 8 {
 			return errors.New("executor: corrupt window state key")
 		}
@@ -561,3 +561,10 @@ func (o *windowAggOp) load() error {
 // unsafeBytes views a string's bytes without copying; the bytes must not
 // be modified (decoders only read them).
 func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// closeOp stops the timers' background loader.
+func (o *windowAggOp) closeOp() {
+	if o.timers != nil {
+		o.timers.Close()
+	}
+}

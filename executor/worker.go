@@ -48,6 +48,10 @@ type worker struct {
 	records []connector.Record
 }
 
+// hiExcl is the exclusive upper bound of the worker's hash range in the
+// state package's convention (0 means 2^64).
+func (w *worker) hiExcl() uint64 { return w.hi + 1 }
+
 func (w *worker) writerID() uint64 {
 	return w.job.meta.StateNS<<24 | uint64(w.st.plan.ID)<<16 | uint64(w.idx)
 }
@@ -123,6 +127,11 @@ func (w *worker) close() {
 	if w.reader != nil {
 		_ = w.reader.Close()
 		w.reader = nil
+	}
+	for _, op := range w.ops {
+		if c, ok := op.(interface{ closeOp() }); ok {
+			c.closeOp()
+		}
 	}
 }
 
