@@ -89,13 +89,15 @@ func (c *completer) candidates(before, prefix string) []string {
 	kind := func(k string) func(object) bool { return func(o object) bool { return o.kind == k } }
 	relation := func(o object) bool { return o.kind != "job" && o.kind != "sink" }
 	switch {
+	case prev == "CREATE" && (last == "TABLE" || last == "SOURCE" || last == "SINK" || last == "JOB" || last == "TEMPLATE"):
+		// A new name: nothing to offer.
 	case last == "FROM" || last == "JOIN" || last == "UPDATE":
 		c.addObjects(add, relation, true)
 	case last == "INTO":
 		c.addObjects(add, func(o object) bool { return o.kind != "job" }, false)
-	case last == "TABLE" && prev != "CREATE", last == "SOURCE" && prev != "CREATE", last == "SINK" && prev != "CREATE":
+	case last == "TABLE" || last == "SOURCE" || last == "SINK":
 		c.addObjects(add, kind(strings.ToLower(last)), false)
-	case last == "JOB" && prev != "CREATE":
+	case last == "JOB":
 		c.addObjects(add, kind("job"), false)
 	case last == "(" && (prev == "TUMBLE" || prev == "HOP"):
 		c.addObjects(add, kind("source"), false)

@@ -120,6 +120,7 @@ func (sh *shell) describe(ctx context.Context, arg string) error {
 		} else {
 			notes = append(notes, "Watermark: none")
 		}
+		notes = append(notes, sh.liveWatermarks(ctx, o.name)...)
 	}
 	if len(d.options) > 0 {
 		notes = append(notes, "Options: "+strings.Join(d.options, ", "))
@@ -159,4 +160,23 @@ func (sh *shell) describeRelation(ctx context.Context, name string) error {
 	}
 	sh.printTitled(`Relation "`+name+`"`, descColumns, rows, false)
 	return nil
+}
+
+// liveWatermarks reports where the jobs reading a source have its
+// watermark, from the source operators ("source_NAME") in weir_operators.
+func (sh *shell) liveWatermarks(ctx context.Context, source string) []string {
+	r, err := sh.query(ctx, "SELECT job, stage, operator, watermark FROM weir_operators")
+	if err != nil || len(r.Columns) != 4 {
+		return nil
+	}
+	var out []string
+	for _, row := range r.Rows {
+		if row[2].Format() == "source_"+source {
+			out = append(out, fmt.Sprintf("  in job %s (stage %s): %s", row[0].Format(), row[1].Format(), row[3].Format()))
+		}
+	}
+	if len(out) > 0 {
+		out = append([]string{"Current watermark:"}, out...)
+	}
+	return out
 }

@@ -42,6 +42,7 @@
 // statement's context. At the prompt the terminal is in raw mode, so
 // Ctrl-C reaches readline as a key and clears the line instead.
 //
-// The package is a frontend: it may import engine, render, datum, pgerr and
-// sql, and nothing imports it but cmd/weir.
+// The package is a frontend: besides readline and pgx it imports engine
+// (for the SessionAPI contract), render, datum, pgerr and sql, and nothing
+// imports it but cmd/weir.
 package repl

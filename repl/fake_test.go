@@ -242,6 +242,6 @@ func (f *fakeSession) BeginCopy(context.Context, *sql.Copy) (engine.CopyIn, erro
 	return nil, pgerr.New(pgerr.FeatureNotSupported, "fake")
 }
 
-func (f *fakeSession) Setting(string) (string, bool) { return "", false }
+func (f *fakeSession) Setting(string) (string, bool)   { return "", false }
 func (f *fakeSession) SetSetting(string, string) error { return nil }
 func (f *fakeSession) Close()                          {}

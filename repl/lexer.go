@@ -50,6 +50,8 @@ type scan struct {
 	// state and depth describe the end of the text (or of text[:meta]).
 	state lexState
 	depth int
+	// lineComments are the [start, end) spans of -- comments.
+	lineComments [][2]int
 }
 
 func isIdentStart(c byte) bool {
@@ -90,9 +92,11 @@ func lex(text string) scan {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
 			i++
 		case c == '-' && i+1 < len(text) && text[i+1] == '-':
+			start := i
 			for i < len(text) && text[i] != '\n' {
 				i++
 			}
+			s.lineComments = append(s.lineComments, [2]int{start, i})
 		case c == '/' && i+1 < len(text) && text[i+1] == '*':
 			nest := 1
 			i += 2
@@ -266,4 +270,25 @@ func unquote(t token) string {
 		return t.text
 	}
 	return strings.ToLower(t.text)
+}
+
+// oneLine joins the lines of a statement into one line for the history
+// file (which holds one entry per line), dropping -- comments, which would
+// otherwise swallow the rest.
+func oneLine(lines []string) string {
+	text := strings.Join(lines, "\n")
+	var b strings.Builder
+	prev := 0
+	for _, c := range lex(text).lineComments {
+		b.WriteString(text[prev:c[0]])
+		prev = c[1]
+	}
+	b.WriteString(text[prev:])
+	var parts []string
+	for _, l := range strings.Split(b.String(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, " ")
 }

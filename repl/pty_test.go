@@ -32,7 +32,8 @@ func TestMain(m *testing.M) {
 
 // childMain runs the shell on the process's terminal. mode "fake" uses a
 // fake session holding a table "readings"; mode "engine" an embedded
-// engine in a temporary directory.
+// engine in a temporary directory; mode "connect" connects to the server
+// at $WEIR_REPL_TEST_URL.
 func childMain(mode string) int {
 	ctx := context.Background()
 	cfg := Config{HistoryFile: os.Getenv("WEIR_REPL_TEST_HISTORY")}
@@ -44,6 +45,8 @@ func childMain(mode string) int {
 			panic(err)
 		}
 		cfg.Session = f
+	case "connect":
+		cfg.ConnectURL = os.Getenv("WEIR_REPL_TEST_URL")
 	case "engine":
 		e, err := engine.Open(engine.Options{})
 		if err != nil {
@@ -270,6 +273,16 @@ func TestTerminalInterrupt(t *testing.T) {
 	tm.expect("(1 row)")
 	tm.expect("weir=> ")
 
+	// Ctrl-C ends \watch.
+	tm.send("SELECT 6 \\watch 0.05\r")
+	tm.expect("(every 0.05s)")
+	tm.expect("(every 0.05s)") // it repeats
+	tm.send("\x03")
+	tm.expect("weir=> ")
+	tm.send("SELECT 7;\r")
+	tm.expect("        7\n(1 row)")
+	tm.expect("weir=> ")
+
 	// Ctrl-C at the prompt drops the typed line, and any unfinished
 	// statement before it.
 	tm.send("SELECT\r")
@@ -329,6 +342,47 @@ func TestTerminalHistory(t *testing.T) {
 	tm.expect("       41\n(1 row)")
 	tm.expect("weir=> ")
 	tm.send("\x04")
+	if code := tm.exit(); code != 0 {
+		t.Fatalf("exit code %d", code)
+	}
+}
+
+// TestTerminalConnect runs the shell as a client of a server (the test's
+// own, over a fake session): results, tab completion from the server's
+// catalog, and Ctrl-C canceling a statement on the server while the
+// connection stays.
+func TestTerminalConnect(t *testing.T) {
+	f := newFakeSession()
+	if _, err := f.Exec(context.Background(), "CREATE TABLE readings (device VARCHAR, temp DOUBLE)"); err != nil {
+		t.Fatal(err)
+	}
+	blocked := make(chan struct{}, 1)
+	f.onBlock = func() { blocked <- struct{}{} }
+	url := serve(t, fakeBackend{f})
+	tm := startShell(t, "connect", "WEIR_REPL_TEST_URL="+url, "WEIR_REPL_TEST_HISTORY="+filepath.Join(t.TempDir(), "history"))
+	tm.expect(`connected to database "weir" as user "weir"`)
+	tm.expect("weir=> ")
+	tm.send("INSERT INTO readings VALUES ('a', 1.5);\r")
+	tm.expect("INSERT 0 1")
+	tm.send("SELECT * FROM rea\t")
+	tm.expect("FROM readings ")
+	tm.send(";\r")
+	tm.expect(" a      |  1.5\n(1 row)")
+	tm.expect("weir=> ")
+
+	tm.send("SELECT pg_sleep_forever();\r")
+	select {
+	case <-blocked:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the statement did not start")
+	}
+	tm.send("\x03")
+	tm.expect("ERROR:  57014: canceling statement due to user request")
+	tm.expect("weir=> ")
+	tm.send("SELECT 3;\r")
+	tm.expect("        3\n(1 row)")
+	tm.expect("weir=> ")
+	tm.send("\\q\r")
 	if code := tm.exit(); code != 0 {
 		t.Fatalf("exit code %d", code)
 	}

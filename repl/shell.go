@@ -32,6 +32,8 @@ type Config struct {
 	// DataDir is shown in the banner ("" for an embedded engine: a
 	// temporary directory).
 	DataDir string
+	// Version is shown in the banner ("0.1.0" prints "weir 0.1.0").
+	Version string
 	// HistoryFile keeps the interactive history ("": ~/.weir_history).
 	HistoryFile string
 	// Interactive forces the interactive shell (prompts, line editing,
@@ -324,7 +326,11 @@ func (sh *shell) banner() {
 	case sh.cfg.DataDir != "":
 		where = "embedded engine, data in " + sh.cfg.DataDir
 	}
-	fmt.Fprintf(sh.out, "%s (%s)\nType \\? for help, \\q or Ctrl-D to quit.\n\n", sh.bold("weir"), where)
+	name := "weir"
+	if sh.cfg.Version != "" {
+		name += " " + sh.cfg.Version
+	}
+	fmt.Fprintf(sh.out, "%s (%s)\nType \\? for help, \\q or Ctrl-D to quit.\n\n", sh.bold(name), where)
 }
 
 // prompt is "weir=> " for a new statement and "weir-> " (or weir'> and so
@@ -415,7 +421,7 @@ func (sh *shell) saveHistory(src *source) {
 	if len(src.history) == 0 {
 		return
 	}
-	entry := strings.Join(strings.Fields(strings.Join(src.history, " ")), " ")
+	entry := oneLine(src.history)
 	src.history = nil
 	if entry != "" {
 		sh.reader.saveHistory(entry)

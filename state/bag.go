@@ -3,9 +3,6 @@ package state
 import (
 	"encoding/binary"
 	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -35,17 +32,10 @@ import (
 type BagState struct {
 	s      *Store
 	prefix []byte // StateKeyPrefix(ns, op)
-	gen    atomic.Uint64
-	bytes  atomic.Int64
-	shards [numShards]bagShard
-}
-
-type bagShard struct {
-	// mu guards m, dirty and the bagKeys in m. No Pebble I/O happens under it.
-	mu    sync.Mutex
-	m     map[string]*bagKey
-	dirty []*bagKey
-	_     [32]byte
+	// t holds the keys with uncommitted appends or Clear; its budget only
+	// counts bytes (nothing is evictable: a key leaves when its writes
+	// commit).
+	t table[*bagKey]
 }
 
 // bagEntryOverhead approximates a buffered value's memory besides its bytes.
@@ -70,6 +60,11 @@ type bagKey struct {
 	bytes              int64
 }
 
+func (k *bagKey) cacheKey() string { return k.ckey }
+func (k *bagKey) evictable() bool  { return false }
+func (k *bagKey) referenced() bool { return false }
+func (k *bagKey) size() int64      { return k.bytes }
+
 type bagEntry struct {
 	seq uint64 // counter within the store's current epoch
 	gen uint64 // generation of the flush that wrote it; 0: unflushed
@@ -80,38 +75,26 @@ type bagEntry struct {
 func NewBagState(s *Store, ns uint64, op string) *BagState {
 	b := &BagState{s: s, prefix: StateKeyPrefix(ns, op)}
 	s.register(b.prefix, kindBag)
-	for i := range b.shards {
-		b.shards[i].m = make(map[string]*bagKey)
-	}
+	b.t.init(-1)
 	return b
 }
 
-func (b *BagState) lookupLocked(sh *bagShard, hash uint64, key []byte, create bool) *bagKey {
+func (b *BagState) lookupLocked(sh *tableShard[*bagKey], hash uint64, key []byte, create bool) *bagKey {
 	var buf [64]byte
 	ck := appendCKey(buf[:0], hash, key)
 	k := sh.m[string(ck)]
 	if k == nil && create {
-		kp := make([]byte, 0, len(b.prefix)+8+len(key)+2+bagSeqLen)
-		kp = append(kp, b.prefix...)
-		kp = binary.BigEndian.AppendUint64(kp, hash)
-		k = &bagKey{ckey: string(ck), kp: appendEscaped(kp, key)}
+		k = &bagKey{ckey: string(ck), kp: groupPrefix(b.prefix, hash, key, bagSeqLen)}
 		k.bytes = int64(len(k.ckey)+len(k.kp)) + entryOverhead
-		b.bytes.Add(k.bytes)
+		b.t.budget.bytes.Add(k.bytes)
 		sh.m[k.ckey] = k
 	}
 	return k
 }
 
-func (b *BagState) markDirtyLocked(sh *bagShard, k *bagKey) {
-	if !k.dirty {
-		k.dirty = true
-		sh.dirty = append(sh.dirty, k)
-	}
-}
-
 // Append adds val (copied) to key's bag. It is buffered until Flush.
 func (b *BagState) Append(hash uint64, key, val []byte) {
-	sh := &b.shards[shardOf(hash)]
+	sh := b.t.shard(hash)
 	val = cloneVal(val)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -120,29 +103,29 @@ func (b *BagState) Append(hash uint64, key, val []byte) {
 	k.entries = append(k.entries, bagEntry{seq: b.s.nextSeq(), val: val})
 	n := int64(len(val)) + bagEntryOverhead
 	k.bytes += n
-	b.bytes.Add(n)
-	b.markDirtyLocked(sh, k)
+	b.t.budget.bytes.Add(n)
+	sh.markDirtyLocked(k, &k.dirty)
 }
 
 // Clear empties key's bag.
 func (b *BagState) Clear(hash uint64, key []byte) {
-	sh := &b.shards[shardOf(hash)]
+	sh := b.t.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	k := b.lookupLocked(sh, hash, key, true)
 	base := int64(len(k.ckey)+len(k.kp)) + entryOverhead
-	b.bytes.Add(base - k.bytes)
+	b.t.budget.bytes.Add(base - k.bytes)
 	k.bytes = base
 	clear(k.entries)
 	k.entries = k.entries[:0]
 	k.clearSeq, k.clearGen = b.s.nextSeq(), 0
-	b.markDirtyLocked(sh, k)
+	sh.markDirtyLocked(k, &k.dirty)
 }
 
 // Read calls fn with every value of key's bag in append order: the committed
 // ones, then those not committed yet. val is valid only during fn.
 func (b *BagState) Read(hash uint64, key []byte, fn func(val []byte) error) error {
-	sh := &b.shards[shardOf(hash)]
+	sh := b.t.shard(hash)
 	var over []bagEntry
 	var kp []byte
 	var clearSeq uint64
@@ -153,8 +136,7 @@ func (b *BagState) Read(hash uint64, key []byte, fn func(val []byte) error) erro
 	}
 	sh.mu.Unlock()
 	if kp == nil {
-		kp = binary.BigEndian.AppendUint64(append([]byte(nil), b.prefix...), hash)
-		kp = appendEscaped(kp, key)
+		kp = groupPrefix(b.prefix, hash, key, bagSeqLen)
 	}
 	lower := kp
 	if clearSeq != 0 {
@@ -215,102 +197,58 @@ func (b *BagState) Flush(batch *Batch) { b.FlushRange(batch, 0, 0) }
 // order the writes land in. The values stay buffered (and visible to Read)
 // until batch commits.
 func (b *BagState) FlushRange(batch *Batch, hashLo, hashHi uint64) {
-	gen := b.gen.Add(1)
-	whole := hashLo == 0 && hashHi == 0
-	var flushed []*bagKey
 	var kbuf []byte
-	first, last := shardSpan(hashLo, hashHi)
-	for i := first; i <= last; i++ {
-		sh := &b.shards[i]
-		sh.mu.Lock()
-		// In key order, as in ValueState.FlushRange.
-		slices.SortFunc(sh.dirty, func(a, b *bagKey) int { return strings.Compare(a.ckey, b.ckey) })
-		keep := sh.dirty[:0]
-		for _, k := range sh.dirty {
-			if !whole && !InRange(ckeyHash(k.ckey), hashLo, hashHi) {
-				keep = append(keep, k)
-				continue
-			}
-			if k.clearSeq != 0 && k.clearGen == 0 {
-				batch.DeleteRange(k.kp, b.appendSeq(append(kbuf[:0], k.kp...), k.clearSeq))
-				k.clearGen = gen
-			}
-			for e := len(k.entries) - 1; e >= 0 && k.entries[e].gen == 0; e-- {
-				k.entries[e].gen = gen
-			}
-			for _, e := range k.entries {
-				if e.gen == gen {
-					kbuf = b.appendSeq(append(kbuf[:0], k.kp...), e.seq)
-					batch.Set(kbuf, e.val)
-				}
-			}
-			k.dirty = false
-			flushed = append(flushed, k)
+	gen, flushed := b.t.flushRange(hashLo, hashHi, func(k *bagKey, gen uint64) {
+		if k.clearSeq != 0 && k.clearGen == 0 {
+			batch.DeleteRange(k.kp, b.appendSeq(append(kbuf[:0], k.kp...), k.clearSeq))
+			k.clearGen = gen
 		}
-		clear(sh.dirty[len(keep):])
-		sh.dirty = keep
-		sh.mu.Unlock()
-	}
+		// The unflushed entries are a suffix.
+		i := len(k.entries)
+		for i > 0 && k.entries[i-1].gen == 0 {
+			i--
+		}
+		for j := i; j < len(k.entries); j++ {
+			e := &k.entries[j]
+			e.gen = gen
+			kbuf = b.appendSeq(append(kbuf[:0], k.kp...), e.seq)
+			batch.Set(kbuf, e.val)
+		}
+		k.dirty = false
+	})
 	if len(flushed) > 0 {
-		batch.OnCommit(func() { b.committed(gen, flushed) })
+		batch.OnCommit(func() {
+			b.t.committed(flushed, func(sh *tableShard[*bagKey], k *bagKey) { b.committedLocked(sh, k, gen) })
+		})
 	}
 }
 
-// committed drops what a flush of generation gen (and every earlier one)
-// wrote: Pebble has it now.
-func (b *BagState) committed(gen uint64, flushed []*bagKey) {
-	for i := 0; i < len(flushed); {
-		idx := shardOf(ckeyHash(flushed[i].ckey))
-		sh := &b.shards[idx]
-		sh.mu.Lock()
-		for ; i < len(flushed) && shardOf(ckeyHash(flushed[i].ckey)) == idx; i++ {
-			k := flushed[i]
-			if sh.m[k.ckey] != k {
-				continue // discarded meanwhile
-			}
-			n := 0
-			for n < len(k.entries) && k.entries[n].gen != 0 && k.entries[n].gen <= gen {
-				d := int64(len(k.entries[n].val)) + bagEntryOverhead
-				k.bytes -= d
-				b.bytes.Add(-d)
-				n++
-			}
-			if n > 0 {
-				k.entries = slices.Delete(k.entries, 0, n)
-			}
-			if k.clearGen != 0 && k.clearGen <= gen {
-				k.clearSeq, k.clearGen = 0, 0
-			}
-			if len(k.entries) == 0 && k.clearSeq == 0 && !k.dirty {
-				delete(sh.m, k.ckey)
-				b.bytes.Add(-k.bytes)
-			}
-		}
-		sh.mu.Unlock()
+// committedLocked drops what the flush of generation gen (and every earlier
+// one) wrote for k: Pebble has it now. A key left with nothing uncommitted
+// leaves the table.
+func (b *BagState) committedLocked(sh *tableShard[*bagKey], k *bagKey, gen uint64) {
+	n := 0
+	for n < len(k.entries) && k.entries[n].gen != 0 && k.entries[n].gen <= gen {
+		d := int64(len(k.entries[n].val)) + bagEntryOverhead
+		k.bytes -= d
+		b.t.budget.bytes.Add(-d)
+		n++
+	}
+	if n > 0 {
+		k.entries = slices.Delete(k.entries, 0, n)
+	}
+	if k.clearGen != 0 && k.clearGen <= gen {
+		k.clearSeq, k.clearGen = 0, 0
+	}
+	if len(k.entries) == 0 && k.clearSeq == 0 && !k.dirty {
+		delete(sh.m, k.ckey)
+		b.t.budget.bytes.Add(-k.bytes)
 	}
 }
 
 // Discard drops the uncommitted appends and Clears of key range [hashLo,
 // hashHi), after a failed bundle or commit.
-func (b *BagState) Discard(hashLo, hashHi uint64) {
-	first, last := shardSpan(hashLo, hashHi)
-	for i := first; i <= last; i++ {
-		sh := &b.shards[i]
-		var freed int64
-		sh.mu.Lock()
-		for ck, k := range sh.m {
-			if InRange(ckeyHash(ck), hashLo, hashHi) {
-				freed += k.bytes
-				delete(sh.m, ck)
-			}
-		}
-		sh.dirty = slices.DeleteFunc(sh.dirty, func(k *bagKey) bool {
-			return InRange(ckeyHash(k.ckey), hashLo, hashHi)
-		})
-		sh.mu.Unlock()
-		b.bytes.Add(-freed)
-	}
-}
+func (b *BagState) Discard(hashLo, hashHi uint64) { b.t.drop(hashLo, hashHi, true) }
 
 // Bytes returns the approximate memory held by appends not yet committed.
-func (b *BagState) Bytes() int64 { return b.bytes.Load() }
+func (b *BagState) Bytes() int64 { return b.t.budget.bytes.Load() }

@@ -79,9 +79,9 @@
 // A Store is safe for concurrent use. A Batch belongs to one goroutine.
 //
 // ValueState, MapState and BagState may be shared by the workers of one
-// operator, one worker per key range at a time. Their caches are cut into 64
-// shards by the top bits of the hash, each shard's map and dirty list
-// guarded by its own mutex; since ranges are hash intervals, workers on
+// operator, one worker per key range at a time. Their caches (table.go) are
+// cut into 64 shards by the top bits of the hash, each shard's map and dirty
+// list guarded by its own mutex; since ranges are hash intervals, workers on
 // different ranges rarely meet on a shard. No Pebble read happens under a
 // shard lock: a cache miss reads Pebble unlocked and then inserts, and
 // Scan, Iterate and Read snapshot the cached writes under the lock and merge

@@ -152,6 +152,16 @@ func appendEscaped(dst, key []byte) []byte {
 	return append(dst, 0, 1)
 }
 
+// groupPrefix returns prefix + hash (8 BE) + escaped key: the Pebble prefix
+// under which BagState and MapState store a grouping key's values or
+// entries. extra is spare capacity for what the caller appends.
+func groupPrefix(prefix []byte, hash uint64, key []byte, extra int) []byte {
+	kp := make([]byte, 0, len(prefix)+8+len(key)+2+extra)
+	kp = append(kp, prefix...)
+	kp = binary.BigEndian.AppendUint64(kp, hash)
+	return appendEscaped(kp, key)
+}
+
 // decodeEscaped splits an appendEscaped encoding off the front of b.
 func decodeEscaped(b []byte) (key, rest []byte, ok bool) {
 	for i := 0; i+1 < len(b); i++ {

@@ -1,11 +1,8 @@
 package state
 
 import (
-	"encoding/binary"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -31,18 +28,7 @@ import (
 type MapState struct {
 	s      *Store
 	prefix []byte // StateKeyPrefix(ns, op)
-	budget cacheBudget
-	gen    atomic.Uint64
-	shards [numShards]mapShard
-}
-
-type mapShard struct {
-	// mu guards m, dirty and every field of the mapKeys in m (and of their
-	// entries). No Pebble I/O happens under it.
-	mu    sync.Mutex
-	m     map[string]*mapKey
-	dirty []*mapKey // keys with unflushed writes or an unflushed Clear
-	_     [32]byte
+	t      table[*mapKey]
 }
 
 // mapKey is the cached part of one grouping key's map.
@@ -73,7 +59,8 @@ type mapEntry struct {
 	dirty  bool
 }
 
-func (k *mapKey) evictable() bool { return !k.dirty && k.inflight == 0 }
+func (k *mapKey) cacheKey() string { return k.ckey }
+func (k *mapKey) evictable() bool  { return !k.dirty && k.inflight == 0 }
 func (k *mapKey) referenced() bool {
 	r := k.ref
 	k.ref = false
@@ -88,29 +75,18 @@ func mapEntrySize(mk string, val []byte) int64 { return int64(len(mk)+len(val)) 
 func NewMapState(s *Store, ns uint64, op string) *MapState {
 	m := &MapState{s: s, prefix: StateKeyPrefix(ns, op)}
 	s.register(m.prefix, kindMap)
-	m.budget.init()
-	for i := range m.shards {
-		m.shards[i].m = make(map[string]*mapKey)
-	}
+	m.t.init(defaultCacheLimit)
 	return m
 }
 
-// keyPrefix returns the Pebble prefix of key's entries.
-func (m *MapState) keyPrefix(hash uint64, key []byte) []byte {
-	kp := make([]byte, 0, len(m.prefix)+8+len(key)+2)
-	kp = append(kp, m.prefix...)
-	kp = binary.BigEndian.AppendUint64(kp, hash)
-	return appendEscaped(kp, key)
-}
-
 // lookupLocked returns key's cached map, creating it if create is set.
-func (m *MapState) lookupLocked(sh *mapShard, ck []byte, hash uint64, key []byte, create bool) *mapKey {
+func (m *MapState) lookupLocked(sh *tableShard[*mapKey], ck []byte, hash uint64, key []byte, create bool) *mapKey {
 	k := sh.m[string(ck)]
 	if k == nil && create {
-		k = &mapKey{ckey: string(ck), kp: m.keyPrefix(hash, key), entries: make(map[string]*mapEntry)}
+		k = &mapKey{ckey: string(ck), kp: groupPrefix(m.prefix, hash, key, 0), entries: make(map[string]*mapEntry)}
 		k.bytes = int64(len(k.ckey)+len(k.kp)) + entryOverhead
 		sh.m[k.ckey] = k
-		m.budget.bytes.Add(k.bytes)
+		m.t.budget.bytes.Add(k.bytes)
 	}
 	return k
 }
@@ -121,7 +97,7 @@ func (m *MapState) lookupLocked(sh *mapShard, ck []byte, hash uint64, key []byte
 func (m *MapState) Get(hash uint64, key, mapKey []byte) ([]byte, bool, error) {
 	var buf [64]byte
 	ck := appendCKey(buf[:0], hash, key)
-	sh := &m.shards[shardOf(hash)]
+	sh := m.t.shard(hash)
 	var kp []byte
 	sh.mu.Lock()
 	if k := sh.m[string(ck)]; k != nil {
@@ -141,14 +117,11 @@ func (m *MapState) Get(hash uint64, key, mapKey []byte) ([]byte, bool, error) {
 
 	// Miss: read Pebble unlocked (see ValueState.Get for why that is safe).
 	if kp == nil {
-		kp = m.keyPrefix(hash, key)
+		kp = groupPrefix(m.prefix, hash, key, 0)
 	}
 	val, ok, err := m.s.Get(append(kp[:len(kp):len(kp)], mapKey...))
 	if err != nil {
 		return nil, false, err
-	}
-	if !ok {
-		val = nil
 	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -163,7 +136,7 @@ func (m *MapState) Get(hash uint64, key, mapKey []byte) ([]byte, bool, error) {
 	k.entries[mk] = &mapEntry{mk: mk, val: val, exists: ok}
 	n := mapEntrySize(mk, val)
 	k.bytes += n
-	m.budget.bytes.Add(n)
+	m.t.budget.bytes.Add(n)
 	return val, ok, nil
 }
 
@@ -180,7 +153,7 @@ func (m *MapState) Delete(hash uint64, key, mapKey []byte) {
 func (m *MapState) write(hash uint64, key, mapKey, val []byte, exists bool) {
 	var buf [64]byte
 	ck := appendCKey(buf[:0], hash, key)
-	sh := &m.shards[shardOf(hash)]
+	sh := m.t.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	k := m.lookupLocked(sh, ck, hash, key, true)
@@ -192,42 +165,35 @@ func (m *MapState) write(hash uint64, key, mapKey, val []byte, exists bool) {
 	} else {
 		n := mapEntrySize(e.mk, e.val)
 		k.bytes -= n
-		m.budget.bytes.Add(-n)
+		m.t.budget.bytes.Add(-n)
 	}
 	e.val, e.exists = val, exists
 	n := mapEntrySize(e.mk, val)
 	k.bytes += n
-	m.budget.bytes.Add(n)
+	m.t.budget.bytes.Add(n)
 	if !e.dirty {
 		e.dirty = true
 		k.dirtyKeys = append(k.dirtyKeys, e.mk)
 	}
-	m.markDirtyLocked(sh, k)
-}
-
-func (m *MapState) markDirtyLocked(sh *mapShard, k *mapKey) {
-	if !k.dirty {
-		k.dirty = true
-		sh.dirty = append(sh.dirty, k)
-	}
+	sh.markDirtyLocked(k, &k.dirty)
 }
 
 // Clear removes key's whole map.
 func (m *MapState) Clear(hash uint64, key []byte) {
 	var buf [64]byte
 	ck := appendCKey(buf[:0], hash, key)
-	sh := &m.shards[shardOf(hash)]
+	sh := m.t.shard(hash)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	k := m.lookupLocked(sh, ck, hash, key, true)
 	base := int64(len(k.ckey)+len(k.kp)) + entryOverhead
-	m.budget.bytes.Add(base - k.bytes)
+	m.t.budget.bytes.Add(base - k.bytes)
 	k.bytes = base
 	k.entries = make(map[string]*mapEntry)
 	k.dirtyKeys = k.dirtyKeys[:0]
 	k.complete = true
 	k.clearPending = true
-	m.markDirtyLocked(sh, k)
+	sh.markDirtyLocked(k, &k.dirty)
 }
 
 // Iterate calls fn for every entry of key's map in map key order, with the
@@ -237,7 +203,7 @@ func (m *MapState) Clear(hash uint64, key []byte) {
 func (m *MapState) Iterate(hash uint64, key []byte, fn func(mapKey, val []byte) error) error {
 	var buf [64]byte
 	ck := appendCKey(buf[:0], hash, key)
-	sh := &m.shards[shardOf(hash)]
+	sh := m.t.shard(hash)
 	// Snapshot the cached entries (all of them hold the truth for their map
 	// key), then read Pebble without locks.
 	var over []mapOverlay
@@ -270,7 +236,7 @@ func (m *MapState) Iterate(hash uint64, key []byte, fn func(mapKey, val []byte) 
 	}
 
 	if kp == nil {
-		kp = m.keyPrefix(hash, key)
+		kp = groupPrefix(m.prefix, hash, key, 0)
 	}
 	it, err := m.s.db.NewIter(&pebble.IterOptions{LowerBound: kp, UpperBound: PrefixEnd(kp)})
 	if err != nil {
@@ -326,118 +292,51 @@ func (m *MapState) Flush(b *Batch) { m.FlushRange(b, 0, 0) }
 // entries set after it so those survive. Written keys stay pinned in the
 // cache until b commits, as in ValueState.FlushRange.
 func (m *MapState) FlushRange(b *Batch, hashLo, hashHi uint64) {
-	gen := m.gen.Add(1)
-	whole := hashLo == 0 && hashHi == 0
-	var flushed []*mapKey
 	var kbuf []byte
-	first, last := shardSpan(hashLo, hashHi)
-	for i := first; i <= last; i++ {
-		sh := &m.shards[i]
-		sh.mu.Lock()
-		// In key order, as in ValueState.FlushRange.
-		slices.SortFunc(sh.dirty, func(a, b *mapKey) int { return strings.Compare(a.ckey, b.ckey) })
-		keep := sh.dirty[:0]
-		for _, k := range sh.dirty {
-			if !whole && !InRange(ckeyHash(k.ckey), hashLo, hashHi) {
-				keep = append(keep, k)
-				continue
+	gen, flushed := m.t.flushRange(hashLo, hashHi, func(k *mapKey, gen uint64) {
+		if k.clearPending {
+			b.DeleteRange(k.kp, PrefixEnd(k.kp))
+			k.clearPending = false
+		}
+		slices.Sort(k.dirtyKeys)
+		for _, mk := range k.dirtyKeys {
+			e := k.entries[mk]
+			kbuf = append(append(kbuf[:0], k.kp...), mk...)
+			if e.exists {
+				b.Set(kbuf, e.val)
+			} else {
+				b.Delete(kbuf)
 			}
-			if k.clearPending {
-				b.DeleteRange(k.kp, PrefixEnd(k.kp))
-				k.clearPending = false
-			}
-			slices.Sort(k.dirtyKeys)
-			for _, mk := range k.dirtyKeys {
-				e := k.entries[mk]
-				kbuf = append(append(kbuf[:0], k.kp...), mk...)
-				if e.exists {
-					b.Set(kbuf, e.val)
-				} else {
-					b.Delete(kbuf)
+			e.dirty = false
+		}
+		clear(k.dirtyKeys)
+		k.dirtyKeys = k.dirtyKeys[:0]
+		k.dirty = false
+		k.inflight = gen
+	})
+	if len(flushed) > 0 {
+		b.OnCommit(func() {
+			m.t.committed(flushed, func(_ *tableShard[*mapKey], k *mapKey) {
+				if k.inflight == gen {
+					k.inflight = 0
 				}
-				e.dirty = false
-			}
-			clear(k.dirtyKeys)
-			k.dirtyKeys = k.dirtyKeys[:0]
-			k.dirty = false
-			k.inflight = gen
-			flushed = append(flushed, k)
-		}
-		clear(sh.dirty[len(keep):])
-		sh.dirty = keep
-		sh.mu.Unlock()
+			})
+		})
 	}
-	if len(flushed) > 0 {
-		b.OnCommit(func() { m.committed(gen, flushed) })
-	}
-	m.evict(first)
-}
-
-func (m *MapState) committed(gen uint64, flushed []*mapKey) {
-	for i := 0; i < len(flushed); {
-		idx := shardOf(ckeyHash(flushed[i].ckey))
-		sh := &m.shards[idx]
-		sh.mu.Lock()
-		for ; i < len(flushed) && shardOf(ckeyHash(flushed[i].ckey)) == idx; i++ {
-			if k := flushed[i]; k.inflight == gen {
-				k.inflight = 0
-			}
-		}
-		sh.mu.Unlock()
-	}
-	if len(flushed) > 0 {
-		m.evict(shardOf(ckeyHash(flushed[0].ckey)))
-	}
-}
-
-func (m *MapState) evict(start int) {
-	want := m.budget.excess()
-	for i := 0; i < numShards && want > 0; i++ {
-		sh := &m.shards[(start+i)%numShards]
-		sh.mu.Lock()
-		freed := evictClock(sh.m, want)
-		sh.mu.Unlock()
-		m.budget.bytes.Add(-freed)
-		want -= freed
-	}
+	m.t.evict(shardOf(hashLo))
 }
 
 // Evict drops the clean cached keys of key range [hashLo, hashHi), as
 // ValueState.Evict.
-func (m *MapState) Evict(hashLo, hashHi uint64) { m.drop(hashLo, hashHi, false) }
+func (m *MapState) Evict(hashLo, hashHi uint64) { m.t.drop(hashLo, hashHi, false) }
 
 // Discard drops every cached key of key range [hashLo, hashHi), unflushed
 // writes included, as ValueState.Discard.
-func (m *MapState) Discard(hashLo, hashHi uint64) { m.drop(hashLo, hashHi, true) }
-
-func (m *MapState) drop(hashLo, hashHi uint64, all bool) {
-	first, last := shardSpan(hashLo, hashHi)
-	for i := first; i <= last; i++ {
-		sh := &m.shards[i]
-		var freed int64
-		sh.mu.Lock()
-		for ck, k := range sh.m {
-			if InRange(ckeyHash(ck), hashLo, hashHi) && (all || k.evictable()) {
-				freed += k.bytes
-				delete(sh.m, ck)
-			}
-		}
-		if all {
-			sh.dirty = slices.DeleteFunc(sh.dirty, func(k *mapKey) bool {
-				return InRange(ckeyHash(k.ckey), hashLo, hashHi)
-			})
-		}
-		sh.mu.Unlock()
-		m.budget.bytes.Add(-freed)
-	}
-}
+func (m *MapState) Discard(hashLo, hashHi uint64) { m.t.drop(hashLo, hashHi, true) }
 
 // SetCacheLimit sets the bytes of cached state to keep, as
 // ValueState.SetCacheLimit.
-func (m *MapState) SetCacheLimit(bytes int64) {
-	m.budget.limit.Store(bytes)
-	m.evict(0)
-}
+func (m *MapState) SetCacheLimit(bytes int64) { m.t.setLimit(bytes) }
 
 // Bytes returns the approximate memory the cache holds.
-func (m *MapState) Bytes() int64 { return m.budget.bytes.Load() }
+func (m *MapState) Bytes() int64 { return m.t.budget.bytes.Load() }

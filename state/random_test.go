@@ -28,13 +28,16 @@ func TestRandomized(t *testing.T) {
 		disk  bool
 		steps int
 	}
-	runs := []cfg{{false, 3000}, {false, 3000}, {false, 3000}, {false, 3000}, {false, 3000},
-		{false, 3000}, {false, 3000}, {false, 3000}, {true, 1500}, {true, 1500}}
+	var runs []cfg
+	for range 12 {
+		runs = append(runs, cfg{false, 5000})
+	}
+	runs = append(runs, cfg{true, 2500}, cfg{true, 2500})
 	base := *seedFlag
 	if base == 0 {
 		base = uint64(time.Now().UnixNano())
 	} else {
-		runs = []cfg{{false, 3000}, {true, 1500}}
+		runs = []cfg{{false, 5000}, {true, 2500}}
 	}
 	for i, c := range runs {
 		seed := base + uint64(i)
@@ -275,7 +278,9 @@ func (r *randomRun) step(step int) {
 		lo, hi := r.randomRange()
 		r.vs.Evict(lo, hi)
 		r.ms.Evict(lo, hi)
-	case p < 96:
+	case p < 95:
+		r.abort()
+	case p < 97:
 		// A restart or a crash: only the committed model survives.
 		if r.crashFS != nil && r.rng.IntN(2) == 0 {
 			crashed := r.crashFS.CrashClone(vfs.CrashCloneCfg{})
@@ -291,6 +296,42 @@ func (r *randomRun) step(step int) {
 		i, _ := r.key()
 		r.checkValue(i, fmt.Sprint("step ", step))
 		r.checkMap(i, fmt.Sprint("step ", step))
+	}
+}
+
+// abort fails the bundle under way: the state objects discard a key range's
+// uncommitted writes (timers: all of them, by reloading), and the live model
+// of that range falls back to the committed one. Only between batches: a
+// batch in flight would still commit its writes.
+func (r *randomRun) abort() {
+	if len(r.batches) > 0 {
+		return
+	}
+	lo, hi := r.randomRange()
+	if r.rng.IntN(3) == 0 {
+		lo, hi = 0, 0
+		for i, rg := range timerRanges {
+			r.tm[i].Close()
+			r.tm[i] = NewTimers(r.s, 3, "t", EventTime, rg[0], rg[1])
+			r.tm[i].SetMemoryLimit(1 + r.rng.IntN(12))
+		}
+		r.live.timers = maps.Clone(r.durable.timers)
+	}
+	r.vs.Discard(lo, hi)
+	r.ms.Discard(lo, hi)
+	r.bs.Discard(lo, hi)
+	for i := range r.keys {
+		if !InRange(r.hashes[i], lo, hi) {
+			continue
+		}
+		ck := string(appendCKey(nil, r.hashes[i], r.keys[i]))
+		if v, ok := r.durable.values[ck]; ok {
+			r.live.values[ck] = v
+		} else {
+			delete(r.live.values, ck)
+		}
+		r.live.maps[ck] = maps.Clone(r.durable.maps[ck])
+		r.live.bags[ck] = slices.Clone(r.durable.bags[ck])
 	}
 }
 

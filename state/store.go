@@ -298,7 +298,12 @@ func storageError(what string, err error) *pgerr.Error {
 // that as an error (and stop the store) rather than exit the process.
 type logger struct{}
 
+// fatalError is what logger.Fatalf panics with. It is an error so that a
+// Fatalf outside Commit (in a Pebble background goroutine, where nothing
+// recovers it) still crashes with a readable message.
 type fatalError struct{ err error }
+
+func (f fatalError) Error() string { return "pebble: fatal: " + f.err.Error() }
 
 func (logger) Infof(string, ...any) {}
 

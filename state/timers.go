@@ -54,12 +54,17 @@ const DefaultTimerMemoryLimit = 1 << 20
 // timer identity): every live timer before the horizon is in the btree,
 // none at or after it is. When the btree outgrows the memory limit the
 // horizon is lowered and the tail dropped (it is in Pebble, or in ops, see
-// below); when fewer than half a slice remains, a loader goroutine reads the
-// next slice (half the limit) from Pebble, so firing does
-// not wait on storage in the common case. (The "margin" before the horizon
-// is counted in timers rather than in time: that bounds memory whatever the
-// timers' spacing.) If PopDue or Next needs timers past the horizon before
-// the loader is done, it waits for it.
+// below). When fewer than half a slice remains, a loader goroutine reads the
+// next slice (half the limit) from Pebble, so firing does not wait on
+// storage in the common case. (The margin before the horizon is counted in
+// timers rather than in time: that bounds memory whatever the timers'
+// spacing.) If PopDue or Next needs timers past the horizon before the
+// loader is done, it waits for it.
+//
+// The journal is ordered by time first, so a load reads the timers of every
+// key range of the operator and skips the others': with R ranges, loading
+// costs R times the timers it keeps. That buys firing in time order with one
+// sequential read per slice.
 //
 // A loader reads a Pebble snapshot that may predate recent commits, and
 // writes not flushed yet are not in Pebble at all. So every Set and Delete is
@@ -250,10 +255,14 @@ func (t *Timers) PopDue(limit int64, fn func(Timer) error) error {
 
 // Next returns the TS of the earliest timer, if there is one, loading from
 // Pebble if memory holds none. After a loader error it returns a lower bound
-// (and PopDue returns the error).
+// (and PopDue returns the error). After Close it reports none.
 func (t *Timers) Next() (int64, bool) {
 	for {
 		t.mu.Lock()
+		if t.mu.closed {
+			t.mu.Unlock()
+			return 0, false
+		}
 		t.pollLocked()
 		if id, ok := t.mu.mem.Min(); ok {
 			t.mu.Unlock()
@@ -263,7 +272,7 @@ func (t *Timers) Next() (int64, bool) {
 			t.mu.Unlock()
 			return 0, false
 		}
-		if t.mu.err != nil || t.mu.closed {
+		if t.mu.err != nil {
 			ts := idTS(t.mu.horizon)
 			t.mu.Unlock()
 			return ts, true

@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -33,20 +31,7 @@ import (
 type ValueState struct {
 	s      *Store
 	prefix []byte // StateKeyPrefix(ns, op)
-	budget cacheBudget
-	gen    atomic.Uint64 // flush generations, to match commits to flushes
-	shards [numShards]valueShard
-}
-
-type valueShard struct {
-	// mu guards m, dirty and every field of the entries in m. Held for map
-	// and slice operations and for adding entries to a batch (memory only);
-	// never across a Pebble read.
-	mu sync.Mutex
-	m  map[string]*valueEntry
-	// dirty lists the entries written since their last flush.
-	dirty []*valueEntry
-	_     [32]byte // keep neighbouring shards' locks off one cache line
+	t      table[*valueEntry]
 }
 
 type valueEntry struct {
@@ -60,7 +45,8 @@ type valueEntry struct {
 	inflight uint64
 }
 
-func (e *valueEntry) evictable() bool { return !e.dirty && e.inflight == 0 }
+func (e *valueEntry) cacheKey() string { return e.ckey }
+func (e *valueEntry) evictable() bool  { return !e.dirty && e.inflight == 0 }
 func (e *valueEntry) referenced() bool {
 	r := e.ref
 	e.ref = false
@@ -73,10 +59,7 @@ func (e *valueEntry) size() int64 { return int64(len(e.ckey)+len(e.val)) + entry
 func NewValueState(s *Store, ns uint64, op string) *ValueState {
 	v := &ValueState{s: s, prefix: StateKeyPrefix(ns, op)}
 	s.register(v.prefix, kindValue)
-	v.budget.init()
-	for i := range v.shards {
-		v.shards[i].m = make(map[string]*valueEntry)
-	}
+	v.t.init(defaultCacheLimit)
 	return v
 }
 
@@ -86,7 +69,7 @@ func NewValueState(s *Store, ns uint64, op string) *ValueState {
 func (v *ValueState) Get(hash uint64, key []byte) ([]byte, bool, error) {
 	var buf [64]byte
 	ck := appendCKey(buf[:0], hash, key)
-	sh := &v.shards[shardOf(hash)]
+	sh := v.t.shard(hash)
 	sh.mu.Lock()
 	if e := sh.m[string(ck)]; e != nil {
 		e.ref = true
@@ -103,9 +86,6 @@ func (v *ValueState) Get(hash uint64, key []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	if !ok {
-		val = nil
-	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if e := sh.m[string(ck)]; e != nil {
@@ -114,7 +94,7 @@ func (v *ValueState) Get(hash uint64, key []byte) ([]byte, bool, error) {
 	}
 	e := &valueEntry{ckey: string(ck), val: val, exists: ok}
 	sh.m[e.ckey] = e
-	v.budget.bytes.Add(e.size())
+	v.t.budget.bytes.Add(e.size())
 	return val, ok, nil
 }
 
@@ -131,21 +111,18 @@ func (v *ValueState) Delete(hash uint64, key []byte) {
 func (v *ValueState) write(hash uint64, key, val []byte, exists bool) {
 	var buf [64]byte
 	ck := appendCKey(buf[:0], hash, key)
-	sh := &v.shards[shardOf(hash)]
+	sh := v.t.shard(hash)
 	sh.mu.Lock()
 	e := sh.m[string(ck)]
 	if e == nil {
 		e = &valueEntry{ckey: string(ck)}
 		sh.m[e.ckey] = e
 	} else {
-		v.budget.bytes.Add(-e.size())
+		v.t.budget.bytes.Add(-e.size())
 	}
 	e.val, e.exists, e.ref = val, exists, true
-	v.budget.bytes.Add(e.size())
-	if !e.dirty {
-		e.dirty = true
-		sh.dirty = append(sh.dirty, e)
-	}
+	v.t.budget.bytes.Add(e.size())
+	sh.markDirtyLocked(e, &e.dirty)
 	sh.mu.Unlock()
 }
 
@@ -160,124 +137,49 @@ func (v *ValueState) Flush(b *Batch) { v.FlushRange(b, 0, 0) }
 // yet. Clean entries beyond the cache limit are evicted here and after the
 // commit.
 func (v *ValueState) FlushRange(b *Batch, hashLo, hashHi uint64) {
-	gen := v.gen.Add(1)
-	whole := hashLo == 0 && hashHi == 0
-	var flushed []*valueEntry
 	var kbuf []byte
-	first, last := shardSpan(hashLo, hashHi)
-	for i := first; i <= last; i++ {
-		sh := &v.shards[i]
-		sh.mu.Lock()
-		// In key order: Pebble inserts a batch into its memtable skiplist
-		// with a cursor, and sorted writes apply faster than the random
-		// order of the dirty list (about a third less CPU per commit in
-		// BenchmarkValueStateBundle). Shards are in hash order, so the
-		// whole flush is sorted.
-		slices.SortFunc(sh.dirty, func(a, b *valueEntry) int { return strings.Compare(a.ckey, b.ckey) })
-		keep := sh.dirty[:0]
-		for _, e := range sh.dirty {
-			if !whole && !InRange(ckeyHash(e.ckey), hashLo, hashHi) {
-				keep = append(keep, e)
-				continue
-			}
-			kbuf = append(append(kbuf[:0], v.prefix...), e.ckey...)
-			if e.exists {
-				b.Set(kbuf, e.val)
-			} else {
-				b.Delete(kbuf)
-			}
-			e.dirty = false
-			e.inflight = gen
-			flushed = append(flushed, e)
+	gen, flushed := v.t.flushRange(hashLo, hashHi, func(e *valueEntry, gen uint64) {
+		kbuf = append(append(kbuf[:0], v.prefix...), e.ckey...)
+		if e.exists {
+			b.Set(kbuf, e.val)
+		} else {
+			b.Delete(kbuf)
 		}
-		clear(sh.dirty[len(keep):])
-		sh.dirty = keep
-		sh.mu.Unlock()
-	}
+		e.dirty = false
+		e.inflight = gen
+	})
 	if len(flushed) > 0 {
-		b.OnCommit(func() { v.committed(gen, flushed) })
+		b.OnCommit(func() {
+			// Unpin, unless a later flush wrote the entry again.
+			v.t.committed(flushed, func(_ *tableShard[*valueEntry], e *valueEntry) {
+				if e.inflight == gen {
+					e.inflight = 0
+				}
+			})
+		})
 	}
-	v.evict(first)
-}
-
-// committed unpins the entries a flush of generation gen wrote, unless a
-// later flush wrote them again. flushed is in shard order.
-func (v *ValueState) committed(gen uint64, flushed []*valueEntry) {
-	for i := 0; i < len(flushed); {
-		idx := shardOf(ckeyHash(flushed[i].ckey))
-		sh := &v.shards[idx]
-		sh.mu.Lock()
-		for ; i < len(flushed) && shardOf(ckeyHash(flushed[i].ckey)) == idx; i++ {
-			if e := flushed[i]; e.inflight == gen {
-				e.inflight = 0
-			}
-		}
-		sh.mu.Unlock()
-	}
-	if len(flushed) > 0 {
-		v.evict(shardOf(ckeyHash(flushed[0].ckey)))
-	}
-}
-
-// evict brings the cache under its limit, starting with shard start (the
-// flusher's own range) and moving on to the others only if that is not
-// enough.
-func (v *ValueState) evict(start int) {
-	want := v.budget.excess()
-	for i := 0; i < numShards && want > 0; i++ {
-		sh := &v.shards[(start+i)%numShards]
-		sh.mu.Lock()
-		freed := evictClock(sh.m, want)
-		sh.mu.Unlock()
-		v.budget.bytes.Add(-freed)
-		want -= freed
-	}
+	v.t.evict(shardOf(hashLo))
 }
 
 // Evict drops the clean cached entries of key range [hashLo, hashHi): the
 // range moved to another owner, whose writes this cache would otherwise hide
 // if the range came back. Dirty and in-flight entries are kept; commit them
 // before moving a range.
-func (v *ValueState) Evict(hashLo, hashHi uint64) { v.drop(hashLo, hashHi, false) }
+func (v *ValueState) Evict(hashLo, hashHi uint64) { v.t.drop(hashLo, hashHi, false) }
 
 // Discard drops every cached entry of key range [hashLo, hashHi), unflushed
 // writes included: after a failed bundle or a failed commit, the range must
 // restart from committed state.
-func (v *ValueState) Discard(hashLo, hashHi uint64) { v.drop(hashLo, hashHi, true) }
-
-func (v *ValueState) drop(hashLo, hashHi uint64, all bool) {
-	first, last := shardSpan(hashLo, hashHi)
-	for i := first; i <= last; i++ {
-		sh := &v.shards[i]
-		var freed int64
-		sh.mu.Lock()
-		for k, e := range sh.m {
-			if InRange(ckeyHash(k), hashLo, hashHi) && (all || e.evictable()) {
-				freed += e.size()
-				delete(sh.m, k)
-			}
-		}
-		if all {
-			sh.dirty = slices.DeleteFunc(sh.dirty, func(e *valueEntry) bool {
-				return InRange(ckeyHash(e.ckey), hashLo, hashHi)
-			})
-		}
-		sh.mu.Unlock()
-		v.budget.bytes.Add(-freed)
-	}
-}
+func (v *ValueState) Discard(hashLo, hashHi uint64) { v.t.drop(hashLo, hashHi, true) }
 
 // SetCacheLimit sets the bytes of cached entries to keep; clean entries
 // beyond it are evicted (roughly least recently used first) after each
 // flush and commit. Negative means no limit; 0 keeps nothing once committed.
-func (v *ValueState) SetCacheLimit(bytes int64) {
-	v.budget.limit.Store(bytes)
-	v.evict(0)
-}
+func (v *ValueState) SetCacheLimit(bytes int64) { v.t.setLimit(bytes) }
 
 // Bytes returns the approximate memory the cache holds: keys, values and
 // per-entry overhead of clean, dirty and in-flight entries.
-func (v *ValueState) Bytes() int64 { return v.budget.bytes.Load() }
+func (v *ValueState) Bytes() int64 { return v.t.budget.bytes.Load() }
 
 // Scan calls fn for every key of range [hashLo, hashHi) in key order (hash,
 // then key bytes), with the cache's unflushed and uncommitted writes merged
@@ -289,7 +191,7 @@ func (v *ValueState) Scan(hashLo, hashHi uint64, fn func(hash uint64, key, val [
 	var over []valueOverlay
 	first, last := shardSpan(hashLo, hashHi)
 	for i := first; i <= last; i++ {
-		sh := &v.shards[i]
+		sh := &v.t.shards[i]
 		sh.mu.Lock()
 		for k, e := range sh.m {
 			if (e.dirty || e.inflight != 0) && InRange(ckeyHash(k), hashLo, hashHi) {

@@ -10,11 +10,6 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-func cmdRepl(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "weir repl: not available in this build yet")
-	return 1
-}
-
 func cmdBench(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stderr, "weir bench: not available in this build yet")
 	return 1
