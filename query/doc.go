@@ -56,10 +56,13 @@
 //
 // Run(ctx, plan, env) compiles each node's expressions when the node
 // starts, evaluates the plan and returns its rows; nothing outlives the
-// call. For UPDATE and DELETE the engine gets the matched rows of the
-// target with Run on the statement's Input (or Run on the statement
-// itself), and UpdateRows also computes the updated rows. Parameters are
-// substituted from Env.Params before compiling; now() is Env.Now, read at
+// call. Run on an Insert, Update or Delete returns the rows of its Input
+// (the rows to insert, the matched rows of the target); UpdateRows also
+// computes an UPDATE's new rows. Compile and CompilePredicate prepare an
+// expression the way Run does (parameters, now(), subqueries run once) for
+// callers that evaluate it over rows of their own, such as the engine
+// matching stored rows for UPDATE and DELETE. Parameters come from
+// Env.Params (converted as expr.BindParams does); now() is Env.Now, read at
 // most once per Run so a statement sees one time.
 //
 // # Concurrency

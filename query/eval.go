@@ -138,18 +138,26 @@ func (r *runner) param(p *expr.Param) (expr.Expr, error) {
 	return expr.BindParams(p, r.env.Params), nil
 }
 
+// subqueryKey identifies a subquery's result: its plan, read as much as its
+// kind needs.
+type subqueryKey struct {
+	plan planner.Node
+	kind planner.SubqueryKind
+}
+
 // subquery runs s's plan (once per Run) and returns its replacement.
 func (r *runner) subquery(s *planner.Subquery) (expr.Expr, error) {
-	rows, ok := r.subqueries[s.Plan]
+	key := subqueryKey{s.Plan, s.Kind}
+	rows, ok := r.subqueries[key]
 	if !ok {
 		var err error
 		if rows, err = r.runSubquery(s); err != nil {
 			return nil, err
 		}
 		if r.subqueries == nil {
-			r.subqueries = make(map[planner.Node][]datum.Row)
+			r.subqueries = make(map[subqueryKey][]datum.Row)
 		}
-		r.subqueries[s.Plan] = rows
+		r.subqueries[key] = rows
 	}
 	if s.Kind == planner.SubqueryExists {
 		// NOT EXISTS may come as Not on the subquery itself.

@@ -137,11 +137,10 @@ type joiner struct {
 
 	rows    []datum.Row      // build rows
 	keys    []datum.Datum    // build rows' key values, len(buildKeys) per row
-	hashes  []uint64         // build rows' key hashes
-	heads   map[uint64]int32 // key hash -> first build row, chained by next
-	next    []int32
-	matched []bool      // buildOuter: build rows that matched
-	dead    []datum.Row // buildOuter: build rows that can match nothing
+	heads   map[uint64]int32 // key hash -> first build row with it
+	next    []int32          // build row -> next build row with its key hash, or -1
+	matched []bool           // buildOuter: build rows that matched
+	dead    []datum.Row      // buildOuter: build rows that can match nothing
 
 	scratch  datum.Row // concatenated row for evaluating keys and conditions
 	probeBuf []datum.Datum
@@ -211,7 +210,6 @@ func (j *joiner) buildTable(build planner.Node) error {
 		}
 		id := int32(len(j.rows))
 		j.rows = append(j.rows, row)
-		j.hashes = append(j.hashes, h)
 		if j.buildOuter {
 			j.matched = append(j.matched, false)
 		}
@@ -286,8 +284,8 @@ func (j *joiner) probeHash(row datum.Row) (bool, error) {
 	}
 	found := false
 	for ; id >= 0; id = j.next[id] {
-		if j.hashes[id] != h {
-			continue
+		if err := j.r.tick(); err != nil {
+			return false, err
 		}
 		bk := j.keys[int(id)*nk : int(id)*nk+nk]
 		same := true

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,7 +36,8 @@ type pgServer struct {
 	bin    string // directory of postgres, initdb, pg_ctl, psql
 	dir    string // cluster and socket directory
 	port   int
-	asUser []string // prefix running a command as the cluster's owner
+	cred   *syscall.Credential // run commands as the cluster's owner (when root)
+	proc   *exec.Cmd           // the server
 }
 
 func findPostgres() string {
@@ -98,8 +100,9 @@ func newPostgres() (*pgServer, string) {
 	if bin == "" {
 		return nil, "PostgreSQL is not installed"
 	}
+	removeStaleClusters()
 	s := &pgServer{bin: bin, port: 20000 + int(time.Now().UnixNano()%20000)}
-	dir, err := os.MkdirTemp("", "weir-query-pg")
+	dir, err := os.MkdirTemp("", pgDirPrefix)
 	if err != nil {
 		return nil, fmt.Sprintf("temp dir: %v", err)
 	}
@@ -122,32 +125,70 @@ func newPostgres() (*pgServer, string) {
 		if err := os.Chown(dir, uid, gid); err != nil {
 			return fail("chown: %v", err)
 		}
-		runuser, err := exec.LookPath("runuser")
-		if err != nil {
-			return fail("running as root without runuser")
-		}
-		s.asUser = []string{runuser, "-u", "postgres", "--"}
+		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
 	data := filepath.Join(dir, "data")
 	if out, err := s.cmd("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "-N").CombinedOutput(); err != nil {
 		return fail("initdb: %v\n%s", err, out)
 	}
-	opts := fmt.Sprintf("-c listen_addresses= -k %s -p %d -F -c fsync=off", dir, s.port)
-	if out, err := s.cmd("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "-t", "20", "start").CombinedOutput(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		return fail("pg_ctl start: %v\n%s\n%s", err, out, log)
+	// The server is this process's child and dies with it (Pdeathsig), so
+	// a test binary that is killed leaves no server behind.
+	log, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		return fail("log: %v", err)
 	}
-	return s, ""
+	defer log.Close()
+	srv := s.cmd("postgres", "-D", data, "-k", dir, "-p", strconv.Itoa(s.port), "-c", "listen_addresses=", "-F")
+	srv.Stdout, srv.Stderr = log, log
+	if err := srv.Start(); err != nil {
+		return fail("postgres: %v", err)
+	}
+	s.proc = srv
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if s.cmd("psql", "-X", "-q", "-h", dir, "-p", strconv.Itoa(s.port), "-U", "postgres", "-d", "postgres", "-c", "SELECT 1").Run() == nil {
+			return s, ""
+		}
+		if time.Now().After(deadline) {
+			s.stop()
+			text, _ := os.ReadFile(filepath.Join(dir, "log"))
+			return nil, fmt.Sprintf("postgres did not start:\n%s", text)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+const pgDirPrefix = "weir-query-pg"
+
+// removeStaleClusters deletes the directories of clusters left by test
+// binaries that were killed (their servers died with them).
+func removeStaleClusters() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), pgDirPrefix+"*"))
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil && time.Since(fi.ModTime()) > time.Hour {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 func (s *pgServer) stop() {
-	s.cmd("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "stop").Run()
+	if s.proc != nil {
+		s.proc.Process.Signal(syscall.SIGQUIT) // immediate shutdown
+		done := make(chan struct{})
+		go func() { s.proc.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			s.proc.Process.Kill()
+			<-done
+		}
+	}
 	os.RemoveAll(s.dir)
 }
 
 func (s *pgServer) cmd(name string, args ...string) *exec.Cmd {
-	argv := append(append(slices.Clone(s.asUser), filepath.Join(s.bin, name)), args...)
-	return exec.Command(argv[0], argv[1:]...)
+	c := exec.Command(filepath.Join(s.bin, name), args...)
+	c.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL}
+	return c
 }
 
 // run executes a script of named queries and returns each one's result
@@ -385,7 +426,7 @@ var sqlOracleQueries = []string{
 	"SELECT count(*) FROM l JOIN r ON a = x JOIN l AS l2 ON l2.b = r.y",
 	"SELECT x, count(l.a) FROM r LEFT JOIN l ON a = x GROUP BY x",
 	"SELECT a, count(*), count(b), sum(b), min(s), max(s) FROM l GROUP BY a",
-	"SELECT s, count(DISTINCT a), avg(b)::float8 FROM l GROUP BY s HAVING count(*) > 1",
+	"SELECT s, count(DISTINCT a), avg(b::float8) FROM l GROUP BY s HAVING count(*) > 1",
 	"SELECT count(*), sum(a), max(b) FROM l WHERE a > 100",
 	"SELECT count(*), sum(a), max(b) FROM l",
 	"SELECT a + b AS t, count(*) FROM l GROUP BY a + b",

@@ -66,27 +66,27 @@ func Run(ctx context.Context, plan planner.Node, env *Env) ([]datum.Row, error) 
 }
 
 // UpdateRows runs an UPDATE's Input and returns, for every matched row of
-// n.Target, the row as it is (old) and as the UPDATE leaves it (new[i]
-// is old[i] with columns n.Cols set to n.Exprs evaluated over old[i]).
-func UpdateRows(ctx context.Context, n *planner.Update, env *Env) (old, new []datum.Row, err error) {
+// n.Target, the row as it is and as the UPDATE leaves it: updated[i] is
+// matched[i] with columns n.Cols set to n.Exprs evaluated over matched[i].
+func UpdateRows(ctx context.Context, n *planner.Update, env *Env) (matched, updated []datum.Row, err error) {
 	r, err := newRunner(ctx, env)
 	if err != nil {
 		return nil, nil, err
 	}
 	if len(n.Cols) != len(n.Exprs) {
-		return nil, nil, pgerr.New(pgerr.InternalError, "query: UPDATE with %d columns and %d expressions", len(n.Cols), len(n.Exprs))
+		return nil, nil, internalf("UPDATE with %d columns and %d expressions", len(n.Cols), len(n.Exprs))
 	}
+	r.shared = sharedNodes(n)
 	width := len(n.Target.Columns)
 	evals := make([]evaluator, len(n.Exprs))
 	for i, e := range n.Exprs {
 		if n.Cols[i] < 0 || n.Cols[i] >= width {
-			return nil, nil, pgerr.New(pgerr.InternalError, "query: UPDATE of column %d of %d", n.Cols[i], width)
+			return nil, nil, internalf("UPDATE of column %d of %d", n.Cols[i], width)
 		}
 		if evals[i], err = r.compile(e); err != nil {
 			return nil, nil, err
 		}
 	}
-	r.shared = sharedNodes(n)
 	err = r.exec(n.Input, func(row datum.Row) error {
 		nr := make(datum.Row, width)
 		copy(nr, row)
@@ -97,14 +97,37 @@ func UpdateRows(ctx context.Context, n *planner.Update, env *Env) (old, new []da
 			}
 			nr[n.Cols[i]] = d
 		}
-		old = append(old, row)
-		new = append(new, nr)
+		matched = append(matched, row)
+		updated = append(updated, nr)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return old, new, nil
+	return matched, updated, nil
+}
+
+// Compile compiles e, an expression over rows the caller supplies (an
+// UPDATE's SET list or WHERE clause evaluated over stored rows), as Run
+// would: parameters come from env.Params, now() from env.Now, and each
+// subquery in e runs once, now.
+func Compile(ctx context.Context, e expr.Expr, env *Env) (expr.Evaluator, error) {
+	r, err := newRunner(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	r.shared = sharedExprNodes(e)
+	return r.compile(e)
+}
+
+// CompilePredicate is Compile for a condition (NULL is false).
+func CompilePredicate(ctx context.Context, e expr.Expr, env *Env) (expr.Predicate, error) {
+	r, err := newRunner(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	r.shared = sharedExprNodes(e)
+	return r.compilePredicate(e)
 }
 
 // emitFunc receives the rows a node produces, one at a time. Rows are never
@@ -123,7 +146,7 @@ type runner struct {
 	nowVal *int64
 	// subqueries holds the results of uncorrelated subqueries, evaluated
 	// once each.
-	subqueries map[planner.Node][]datum.Row
+	subqueries map[subqueryKey][]datum.Row
 	// shared are the nodes the plan reaches more than once (a WITH query
 	// used twice); each runs once and its rows are kept in cache.
 	shared map[planner.Node]bool
@@ -234,21 +257,11 @@ func (r *runner) exec1(n planner.Node, emit emitFunc) error {
 	case *planner.SetOp:
 		return r.execSetOp(n, emit)
 	case *planner.Insert, *planner.Update, *planner.Delete:
-		return pgerr.New(pgerr.FeatureNotSupported, "query: %T cannot be nested in a query", n)
+		return internalf("%T nested in a query", n)
 	case nil:
-		return pgerr.New(pgerr.InternalError, "query: nil plan node")
+		return internalf("nil plan node")
 	}
 	return pgerr.New(pgerr.FeatureNotSupported, "query: plan node %T is not supported in batch queries", n)
-}
-
-// collect runs n and returns all its rows.
-func (r *runner) collect(n planner.Node) ([]datum.Row, error) {
-	var rows []datum.Row
-	err := r.exec(n, func(row datum.Row) error {
-		rows = append(rows, row)
-		return nil
-	})
-	return rows, err
 }
 
 func (r *runner) execScan(n *planner.Scan, emit emitFunc) error {
@@ -413,6 +426,15 @@ func floorDiv(a, b int64) int64 {
 // sharedNodes returns the nodes reachable more than once from root,
 // through inputs and through the plans of subqueries in expressions.
 func sharedNodes(root planner.Node) map[planner.Node]bool {
+	return sharedFrom(root, nil)
+}
+
+// sharedExprNodes is sharedNodes for the subqueries of an expression.
+func sharedExprNodes(e expr.Expr) map[planner.Node]bool {
+	return sharedFrom(nil, e)
+}
+
+func sharedFrom(root planner.Node, rootExpr expr.Expr) map[planner.Node]bool {
 	seen := map[planner.Node]bool{}
 	var shared map[planner.Node]bool
 	var visit func(n planner.Node)
@@ -439,6 +461,7 @@ func sharedNodes(root planner.Node) map[planner.Node]bool {
 		}
 	}
 	visit(root)
+	visitExpr(rootExpr)
 	return shared
 }
 

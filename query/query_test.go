@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"math"
 	"testing"
 
 	"github.com/weir-sql/weir/catalog"
@@ -49,10 +50,16 @@ func TestLimitValues(t *testing.T) {
 		{intc(1), intc(-1), 0, "2201X"},
 		{&expr.Const{Val: datum.NewFloat(2.5), Typ: datum.TypeNumeric}, nil, 3, ""},
 		{&expr.Param{Index: 1, Typ: datum.TypeInt8}, nil, 4, ""},
+		{intc(math.MaxInt64), intc(1), 9, ""},
+		{intc(math.MaxInt64), intc(math.MaxInt64), 0, ""},
 		{&expr.Param{Index: 2, Typ: datum.TypeInt8}, nil, 0, pgerr.UndefinedParameter},
 	}
 	for i, c := range cases {
 		n := &planner.Limit{Input: s, Count: c.count, Offset: c.offset}
+		if i%2 == 1 {
+			// Through the top-k path.
+			n.Input = &planner.Sort{Input: s, Keys: []planner.SortKey{{Col: 0}}}
+		}
 		env := d.env()
 		env.Params = []datum.Datum{i64(4)}
 		rows, err := Run(context.Background(), n, env)
@@ -318,5 +325,58 @@ func TestGroupingEquality(t *testing.T) {
 	rows := run(t, &planner.Distinct{Input: s}, d.env())
 	if len(rows) != 3 {
 		t.Fatalf("distinct: %v", rows)
+	}
+}
+
+// TestSubquerySharedPlan: one plan used by an EXISTS (which reads one row)
+// and by an IN (which needs them all).
+func TestSubquerySharedPlan(t *testing.T) {
+	d := newDB()
+	rel := d.table("t", "a bigint")
+	d.rows["t"] = []datum.Row{{i64(1)}, {i64(2)}, {i64(3)}}
+	s := scanOf(rel)
+	sub := project(&planner.Filter{Input: s, Pred: cmp(">", col(s.Cols, 0), intc(1))}, 0)
+	ex := &planner.Subquery{Kind: planner.SubqueryExists, Plan: sub, Typ: datum.TypeBool}
+	in := &planner.Subquery{Kind: planner.SubqueryIn, Plan: sub, X: col(s.Cols, 0), Typ: datum.TypeBool}
+	f := &planner.Filter{Input: scanOf(rel), Pred: and(ex, in)}
+	checkSeq(t, "exists and in", run(t, f, d.env()), []datum.Row{{i64(2)}, {i64(3)}})
+	not := &planner.Subquery{Kind: planner.SubqueryExists, Plan: sub, Not: true, Typ: datum.TypeBool}
+	checkSeq(t, "not exists", run(t, &planner.Filter{Input: s, Pred: not}, d.env()), nil)
+}
+
+func TestCompile(t *testing.T) {
+	d := newDB()
+	rel := d.table("t", "a bigint")
+	d.rows["t"] = []datum.Row{{i64(1)}, {i64(5)}, {i64(3)}}
+	s := scanOf(rel)
+	maxAgg, err := expr.ResolveAgg("max", col(s.Cols, 0), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mx := &planner.Subquery{Kind: planner.SubqueryScalar, Typ: datum.TypeInt8,
+		Plan: &planner.Aggregate{Input: s, Aggs: []*expr.AggFunc{maxAgg}, Cols: planner.Schema{{Name: "max", Type: datum.TypeInt8}}}}
+	env := d.env()
+	env.Params = []datum.Datum{i64(2)}
+	// a = (SELECT max(a) FROM t) - $1
+	pred, err := CompilePredicate(context.Background(), cmp("=", col(s.Cols, 0), call("-", datum.TypeInt8, mx, &expr.Param{Index: 1, Typ: datum.TypeInt8})), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []datum.Row
+	for _, r := range d.rows["t"] {
+		if ok, err := pred(r); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			got = append(got, r)
+		}
+	}
+	checkSeq(t, "predicate", got, []datum.Row{{i64(3)}})
+	env.Now = func() int64 { return 7 }
+	ev, err := Compile(context.Background(), &expr.Call{Fn: "now", Typ: datum.TypeTimestampTZ}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ev(nil); err != nil || v.Micros() != 7 {
+		t.Fatalf("now() = %v, %v", v, err)
 	}
 }

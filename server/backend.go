@@ -1,8 +1,6 @@
 package server
 
 import (
-	"fmt"
-
 	"github.com/weir-sql/weir/engine"
 )
 
@@ -14,10 +12,5 @@ func EngineBackend(e *engine.Engine) Backend { return engineBackend{e} }
 type engineBackend struct{ e *engine.Engine }
 
 func (b engineBackend) NewSession(user, database string) engine.SessionAPI {
-	var s any = b.e.NewSession()
-	api, ok := s.(engine.SessionAPI)
-	if !ok {
-		panic(fmt.Sprintf("server: %T does not implement engine.SessionAPI", s))
-	}
-	return api
+	return b.e.NewSession()
 }

@@ -42,7 +42,7 @@ type conn struct {
 	stmts          map[string]*prepStmt
 	portals        map[string]*portal
 	ignoreTillSync bool
-	fatal          bool // a FATAL error was sent: the connection ends
+	fatal          bool              // a FATAL error was sent: the connection ends
 	reported       map[string]string // ParameterStatus values sent
 
 	// readerDone is closed when the reader goroutine exits.
@@ -189,18 +189,20 @@ func (c *conn) login(m *pgproto3.StartupMessage) error {
 			unknown = append(unknown, k)
 		}
 	}
-	if err := c.authenticate(); err != nil {
-		return err
-	}
 	if m.ProtocolVersion != pgproto3.ProtocolVersion30 || len(unknown) > 0 {
 		c.send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0, UnrecognizedOptions: unknown})
 	}
+	if err := c.authenticate(); err != nil {
+		return err
+	}
 	c.sess = c.srv.cfg.Backend.NewSession(c.user, c.database)
 	c.applyStartupParams(params)
-	c.srv.register(c)
+	// The secret is set before the connection becomes reachable by
+	// cancel requests, which read it without a lock.
 	if _, err := rand.Read(c.secret[:]); err != nil {
 		return err
 	}
+	c.srv.register(c)
 	c.reportParams(true)
 	c.send(&pgproto3.BackendKeyData{ProcessID: c.pid, SecretKey: c.secret[:]})
 	c.send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
@@ -218,6 +220,9 @@ func (c *conn) readLoop() {
 			if isClientGone(err) {
 				c.queue.close(errClientGone, true)
 				c.cancelStatement(errClientGone)
+				// Unblock an executor stuck writing to a client that
+				// stopped reading.
+				c.nc.Close()
 				return
 			}
 			// A malformed or oversized message: the stream cannot be
@@ -232,17 +237,18 @@ func (c *conn) readLoop() {
 			} else {
 				pe = pgerr.New(pgerr.ProtocolViolation, "invalid frontend message: %v", err)
 			}
-			c.queue.push(&fatalCmd{err: pe}, c.readerStop())
+			c.queue.push(&fatalCmd{err: pe}, nil)
 			c.queue.close(errClientGone, false)
 			return
 		}
 		if _, ok := msg.(*pgproto3.Terminate); ok {
 			c.queue.close(errTerminated, true)
 			c.cancelStatement(errTerminated)
+			c.nc.Close()
 			return
 		}
 		cm := copyMessage(msg)
-		if !c.queue.push(cm, c.readerStop()) {
+		if !c.queue.push(cm, nil) {
 			return
 		}
 		if _, fatal := cm.(*fatalCmd); fatal {
@@ -251,10 +257,6 @@ func (c *conn) readLoop() {
 		}
 	}
 }
-
-// readerStop returns a channel closed when the reader should stop waiting
-// for queue space: never, in practice; the socket's close ends Receive.
-func (c *conn) readerStop() <-chan struct{} { return nil }
 
 func isClientGone(err error) bool {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {

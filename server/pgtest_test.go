@@ -30,8 +30,10 @@ import (
 // against a real PostgreSQL with -pg (a temporary server made with initdb,
 // when installed) or WEIR_PGTEST_URL, so a difference shows as a failure
 // of one of the two runs; intended differences are marked weir_only or
-// pg_only. go test -rewrite regenerates the expected output (from Weir;
-// from PostgreSQL with -pg -run PGTestPostgres).
+// pg_only. The files run against Weir twice: with a fake session (the
+// protocol layer alone) and with the real engine. go test -rewrite
+// regenerates the expected output (from Weir; from PostgreSQL with -pg
+// -run PGTestPostgres).
 //
 // Commands:
 //
@@ -55,6 +57,17 @@ var flagPG = flag.Bool("pg", false, "also run testdata/pgtest against a real Pos
 func TestPGTest(t *testing.T) {
 	datadriven.Walk(t, "testdata/pgtest", func(t *testing.T, path string) {
 		ts := startServer(t, Config{})
+		pc := dialPGTest(t, ts.addr, "weir", "weir", "")
+		runPGTest(t, path, pc, "weir")
+	})
+}
+
+// TestPGTestEngine runs the wire tests against the real engine (TestPGTest
+// runs them against the fake session, which checks the protocol layer
+// alone).
+func TestPGTestEngine(t *testing.T) {
+	datadriven.Walk(t, "testdata/pgtest", func(t *testing.T, path string) {
+		ts, _ := startEngineServer(t, Config{})
 		pc := dialPGTest(t, ts.addr, "weir", "weir", "")
 		runPGTest(t, path, pc, "weir")
 	})

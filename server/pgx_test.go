@@ -59,81 +59,100 @@ var pgxModes = []struct {
 // protocol interpolates parameters client-side.
 func TestPgxModes(t *testing.T) {
 	for _, m := range pgxModes {
-		t.Run(m.name, func(t *testing.T) {
-			ts := startServer(t, Config{})
-			ctx := testCtx(t)
-			conn := connectPgx(t, ts.url("alice", ""), m.mode)
-			if _, err := conn.Exec(ctx, "CREATE TABLE events (id int8, name text, ts timestamptz, amount float8)"); err != nil {
-				t.Fatal(err)
-			}
-			t0 := time.Date(2026, 11, 22, 10, 1, 45, 443455000, time.UTC)
-			for i := 1; i <= 3; i++ {
-				tag, err := conn.Exec(ctx, "insert into events(id,name,ts,amount) values($1,$2,$3,$4)",
-					int64(i), []string{"a", "b", "a"}[i-1], t0.Add(time.Duration(i)*time.Second), 1.5*float64(i))
+		for _, backend := range []string{"fake", "engine"} {
+			t.Run(m.name+"/"+backend, func(t *testing.T) {
+				var ts *testServer
+				if backend == "engine" {
+					ts, _ = startEngineServer(t, Config{})
+				} else {
+					ts = startServer(t, Config{})
+				}
+				ctx := testCtx(t)
+				conn := connectPgx(t, ts.url("alice", ""), m.mode)
+				if _, err := conn.Exec(ctx, "CREATE TABLE events (id int8, name text, ts timestamptz, amount float8)"); err != nil {
+					t.Fatal(err)
+				}
+				t0 := time.Date(2026, 11, 22, 10, 1, 45, 443455000, time.UTC)
+				for i := 1; i <= 3; i++ {
+					tag, err := conn.Exec(ctx, "insert into events(id,name,ts,amount) values($1,$2,$3,$4)",
+						int64(i), []string{"a", "b", "a"}[i-1], t0.Add(time.Duration(i)*time.Second), 1.5*float64(i))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if tag.String() != "INSERT 0 1" {
+						t.Fatalf("tag %q", tag)
+					}
+				}
+				rows, err := conn.Query(ctx, "select id, name, ts, amount from events where name = $1", "a")
 				if err != nil {
 					t.Fatal(err)
 				}
-				if tag.String() != "INSERT 0 1" {
-					t.Fatalf("tag %q", tag)
+				type ev struct {
+					id     int64
+					name   string
+					ts     time.Time
+					amount float64
 				}
-			}
-			rows, err := conn.Query(ctx, "select id, name, ts, amount from events where name = $1", "a")
-			if err != nil {
-				t.Fatal(err)
-			}
-			type ev struct {
-				id     int64
-				name   string
-				ts     time.Time
-				amount float64
-			}
-			var got []ev
-			for rows.Next() {
-				var e ev
-				if err := rows.Scan(&e.id, &e.name, &e.ts, &e.amount); err != nil {
+				var got []ev
+				for rows.Next() {
+					var e ev
+					if err := rows.Scan(&e.id, &e.name, &e.ts, &e.amount); err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, e)
+				}
+				if err := rows.Err(); err != nil {
 					t.Fatal(err)
 				}
-				got = append(got, e)
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != 2 || got[0].id != 1 || got[1].id != 3 || got[1].amount != 4.5 ||
-				!got[1].ts.Equal(t0.Add(3*time.Second)) {
-				t.Fatalf("got %+v", got)
-			}
-			// The same statement again (cached).
-			var n int64
-			if err := conn.QueryRow(ctx, "select id from events where name = $1", "b").Scan(&n); err != nil || n != 2 {
-				t.Fatalf("n=%d err=%v", n, err)
-			}
-			// Errors carry SQLSTATEs and leave the connection usable.
-			_, err = conn.Exec(ctx, "select * from nosuch")
-			if pgCode(err) != "42P01" {
-				t.Fatalf("want 42P01, got %v", err)
-			}
-			if err := conn.Ping(ctx); err != nil {
-				t.Fatal(err)
-			}
-			// A transaction.
-			tx, err := conn.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := tx.Exec(ctx, "insert into events(id,name) values($1,$2)", int64(9), "tx"); err != nil {
-				t.Fatal(err)
-			}
-			if err := tx.Commit(ctx); err != nil {
-				t.Fatal(err)
-			}
-		})
+				if len(got) != 2 || got[0].id != 1 || got[1].id != 3 || got[1].amount != 4.5 ||
+					!got[1].ts.Equal(t0.Add(3*time.Second)) {
+					t.Fatalf("got %+v", got)
+				}
+				// The same statement again (cached).
+				var n int64
+				if err := conn.QueryRow(ctx, "select id from events where name = $1", "b").Scan(&n); err != nil || n != 2 {
+					t.Fatalf("n=%d err=%v", n, err)
+				}
+				// Errors carry SQLSTATEs and leave the connection usable.
+				_, err = conn.Exec(ctx, "select * from nosuch")
+				if pgCode(err) != "42P01" {
+					t.Fatalf("want 42P01, got %v", err)
+				}
+				if err := conn.Ping(ctx); err != nil {
+					t.Fatal(err)
+				}
+				// A transaction.
+				tx, err := conn.Begin(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := tx.Exec(ctx, "insert into events(id,name) values($1,$2)", int64(9), "tx"); err != nil {
+					t.Fatal(err)
+				}
+				if err := tx.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
 	}
 }
 
 // TestPgxTypes round-trips every type Weir has through parameters and
 // results, in pgx's binary-preferring default mode and in text.
 func TestPgxTypes(t *testing.T) {
-	ts := startServer(t, Config{})
+	forBackends(t, testPgxTypes)
+}
+
+// forBackends runs a test against the fake backend and the real engine.
+func forBackends(t *testing.T, f func(t *testing.T, ts *testServer)) {
+	t.Run("fake", func(t *testing.T) { f(t, startServer(t, Config{})) })
+	t.Run("engine", func(t *testing.T) {
+		ts, _ := startEngineServer(t, Config{})
+		f(t, ts)
+	})
+}
+
+func testPgxTypes(t *testing.T, ts *testServer) {
 	for _, m := range []pgx.QueryExecMode{pgx.QueryExecModeCacheStatement, pgx.QueryExecModeSimpleProtocol} {
 		conn := connectPgx(t, ts.url("alice", ""), m)
 		ctx := testCtx(t)
@@ -194,8 +213,9 @@ func TestPgxTypes(t *testing.T) {
 }
 
 // TestPgxCopyFrom loads rows with pgx's CopyFrom (binary COPY).
-func TestPgxCopyFrom(t *testing.T) {
-	ts := startServer(t, Config{})
+func TestPgxCopyFrom(t *testing.T) { forBackends(t, testPgxCopyFrom) }
+
+func testPgxCopyFrom(t *testing.T, ts *testServer) {
 	ctx := testCtx(t)
 	conn := connectPgx(t, ts.url("alice", ""), pgx.QueryExecModeCacheStatement)
 	if _, err := conn.Exec(ctx, "CREATE TABLE events (id int8, name text, ts timestamptz, amount float8)"); err != nil {
@@ -246,8 +266,9 @@ func TestPgxCopyFrom(t *testing.T) {
 }
 
 // TestPgxBatch sends a pipelined batch.
-func TestPgxBatch(t *testing.T) {
-	ts := startServer(t, Config{})
+func TestPgxBatch(t *testing.T) { forBackends(t, testPgxBatch) }
+
+func testPgxBatch(t *testing.T, ts *testServer) {
 	ctx := testCtx(t)
 	conn := connectPgx(t, ts.url("alice", ""), pgx.QueryExecModeCacheStatement)
 	if _, err := conn.Exec(ctx, "CREATE TABLE b (x int8)"); err != nil {

@@ -53,8 +53,9 @@ func signal(ch chan struct{}) {
 }
 
 // push appends c. It blocks while the queue holds more than maxBytes (and
-// at least one message), until done is closed. It reports false if the
-// queue was closed.
+// at least one message), until the executor makes room, the queue is
+// closed (the executor closes it when it stops) or done is closed. It
+// reports false if the message was not queued.
 func (q *cmdQueue) push(c cmd, done <-chan struct{}) bool {
 	for {
 		q.mu.Lock()

@@ -296,15 +296,15 @@ func leadingWords(text string, n int) []string {
 type stmtKind uint8
 
 const (
-	kindOther     stmtKind = iota
-	kindBegin              // BEGIN, START TRANSACTION
-	kindCommit             // COMMIT, END
-	kindRollback           // ROLLBACK, ABORT (not ROLLBACK TO SAVEPOINT)
-	kindSavepoint          // SAVEPOINT, RELEASE, ROLLBACK TO
-	kindCopy               // COPY
-	kindSet                // SET, RESET (may change reported parameters)
-	kindDeallocate         // DEALLOCATE [PREPARE] name | ALL
-	kindDiscard            // DISCARD ALL
+	kindOther      stmtKind = iota
+	kindBegin               // BEGIN, START TRANSACTION
+	kindCommit              // COMMIT, END
+	kindRollback            // ROLLBACK, ABORT (not ROLLBACK TO SAVEPOINT)
+	kindSavepoint           // SAVEPOINT, RELEASE, ROLLBACK TO
+	kindCopy                // COPY
+	kindSet                 // SET, RESET (may change reported parameters)
+	kindDeallocate          // DEALLOCATE [PREPARE] name | ALL
+	kindDiscard             // DISCARD ALL
 )
 
 func classify(text string) stmtKind {

@@ -1,0 +1,51 @@
+// Package pgcatalog gives the engine the PostgreSQL system catalogs and
+// functions that psql, drivers and BI tools query when they connect and
+// read metadata: pg_catalog's pg_namespace, pg_class, pg_attribute,
+// pg_type, pg_database, pg_index, pg_constraint, pg_description,
+// pg_settings, pg_proc, pg_roles and the rest, information_schema's tables,
+// columns, schemata, views and constraints, and scalar functions such as
+// version(), current_schema(), format_type, pg_get_indexdef,
+// pg_table_is_visible and obj_description (shared/pg-clients/queries.json
+// lists what real clients send).
+//
+// # Use
+//
+// Call Register(e) once after engine.Open and before serving clients
+// (`weir serve` does; the REPL may too). Every table is an
+// engine.VirtualTable whose rows are computed when a query reads it, from a
+// snapshot of the catalog taken then: there is no state here and nothing to
+// keep in sync.
+//
+// # What the catalogs show
+//
+//   - Schemas pg_catalog (11), public (2200), information_schema and
+//     pg_toast; one database, "weir"; one role, "weir" (OID 10), owner of
+//     everything.
+//   - User objects in public with OIDs derived from their catalog ids
+//     (RelationOID: 16384 + id), stable for the life of the object: tables
+//     and sources as relkind 'r', sinks as views ('v', pg_get_viewdef
+//     returns the CREATE SINK statement, since a sink cannot be queried),
+//     a table's primary key as an index <table>_pkey with its pg_index and
+//     pg_constraint rows. Columns are in pg_attribute with PostgreSQL type
+//     OIDs; obj_description says what Weir object each relation is.
+//   - Virtual tables (the weir_* system tables and this package's own) in
+//     their schemas, with PostgreSQL's OIDs for the catalogs it knows.
+//   - pg_type holds the types Weir has and the common others with
+//     PostgreSQL's OIDs, arrays included, so that clients resolve any OID
+//     they are sent.
+//   - Catalogs of features Weir lacks (triggers, policies, publications,
+//     sequences, inheritance, enums, statistics objects) exist and are
+//     empty, so that clients' queries of them return no rows, not errors.
+//
+// Weir has no array type: array-valued columns (conkey, indkey, datacl,
+// polroles, ...) hold PostgreSQL's text form ("{1,2}", int2vector "1 2"),
+// and array_to_string, array_upper and current_schemas read and write that
+// form. Names are text (OID 25) rather than name (19). Functions that
+// depend on the session (current_user, pg_backend_pid) answer for the
+// server, not the session: current_user is "weir".
+//
+// # Imports
+//
+// pgcatalog imports engine (VirtualTable, Engine), catalog, expr (FuncDef),
+// datum and pgerr. The engine does not import it.
+package pgcatalog

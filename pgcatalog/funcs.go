@@ -1,0 +1,458 @@
+package pgcatalog
+
+import (
+	"os"
+	"strings"
+	"time"
+
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/engine"
+	"github.com/weir-sql/weir/expr"
+)
+
+// VersionString is what version() returns (SQLAlchemy parses the
+// "PostgreSQL 13.9" in it).
+const VersionString = "PostgreSQL 13.9 (Weir 0.1) on x86_64-pc-linux-gnu, compiled by Go, 64-bit"
+
+// proc is a row of pg_proc: the functions type input columns and clients
+// name, with PostgreSQL's OIDs.
+type proc struct {
+	oid   uint32
+	name  string
+	nargs int
+	ret   uint32
+}
+
+var procs = []proc{
+	{750, "array_in", 3, 2277}, {1242, "boolin", 1, 16}, {1244, "byteain", 1, 17}, {1245, "charin", 1, 18},
+	{34, "namein", 1, 19}, {460, "int8in", 1, 20}, {38, "int2in", 1, 21}, {40, "int2vectorin", 1, 22},
+	{42, "int4in", 1, 23}, {44, "regprocin", 1, 24}, {46, "textin", 1, 25}, {1798, "oidin", 1, 26},
+	{48, "tidin", 1, 27}, {50, "xidin", 1, 28}, {52, "cidin", 1, 29}, {54, "oidvectorin", 1, 30},
+	{321, "json_in", 1, 114}, {2893, "xml_in", 1, 142}, {195, "pg_node_tree_in", 1, 194},
+	{200, "float4in", 1, 700}, {214, "float8in", 1, 701}, {109, "unknownin", 1, 705}, {886, "cash_in", 1, 790},
+	{910, "inet_in", 1, 869}, {1031, "aclitemin", 1, 1033}, {1044, "bpcharin", 3, 1042},
+	{1046, "varcharin", 3, 1043}, {1084, "date_in", 1, 1082}, {1143, "time_in", 3, 1083},
+	{1312, "timestamp_in", 3, 1114}, {1150, "timestamptz_in", 3, 1184}, {1160, "interval_in", 3, 1186},
+	{1350, "timetz_in", 3, 1266}, {1564, "bit_in", 3, 1560}, {1579, "varbit_in", 3, 1562},
+	{1701, "numeric_in", 3, 1700}, {2218, "regclassin", 1, 2205}, {2220, "regtypein", 1, 2206},
+	{2290, "record_in", 3, 2249}, {2292, "cstring_in", 1, 2275}, {2294, "any_in", 1, 2276},
+	{2296, "anyarray_in", 1, 2277}, {2298, "void_in", 1, 2278}, {2952, "uuid_in", 1, 2950},
+	{3806, "jsonb_in", 1, 3802}, {4084, "regnamespacein", 1, 4089}, {4098, "regrolein", 1, 4096},
+	{89, "version", 0, 25}, {861, "current_database", 0, 19}, {1402, "current_schema", 0, 19},
+}
+
+func procOID(name string) uint32 {
+	for _, p := range procs {
+		if p.name == name {
+			return p.oid
+		}
+	}
+	return 0
+}
+
+func procByName(name string) *proc {
+	name = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(name)), "pg_catalog.")
+	if i := strings.IndexByte(name, '('); i >= 0 {
+		name = name[:i]
+	}
+	for i := range procs {
+		if procs[i].name == name {
+			return &procs[i]
+		}
+	}
+	return nil
+}
+
+var (
+	tBool = datum.TypeBool
+	tInt4 = datum.TypeInt4
+	tInt8 = datum.TypeInt8
+	tText = datum.TypeText
+	tOID  = datum.TypeOID
+	tTS   = datum.TypeTimestampTZ
+)
+
+// def builds a FuncDef from overloads.
+func def(volatile bool, ovs ...expr.Overload) expr.FuncDef {
+	return expr.FuncDef{Overloads: ovs, Volatile: volatile}
+}
+
+// ov is one overload.
+func ov(result datum.Type, eval func(args []datum.Datum) (datum.Datum, error), args ...datum.Type) expr.Overload {
+	return expr.Overload{Args: args, Result: result, Eval: eval}
+}
+
+// calledOnNull marks an overload that sees NULL arguments.
+func calledOnNull(o expr.Overload) expr.Overload {
+	o.CalledOnNull = true
+	return o
+}
+
+func constText(s string) func([]datum.Datum) (datum.Datum, error) {
+	return func([]datum.Datum) (datum.Datum, error) { return datum.NewString(s), nil }
+}
+
+func constBool(b bool) func([]datum.Datum) (datum.Datum, error) {
+	return func([]datum.Datum) (datum.Datum, error) { return datum.NewBool(b), nil }
+}
+
+func constNull([]datum.Datum) (datum.Datum, error) { return datum.Null, nil }
+
+func oidArg(d datum.Datum) uint32 {
+	switch d.Kind() {
+	case datum.KindInt:
+		return uint32(d.Int())
+	case datum.KindFloat:
+		return uint32(d.Float())
+	case datum.KindString:
+		var v uint32
+		for _, c := range strings.TrimSpace(d.Str()) {
+			if c < '0' || c > '9' {
+				return 0
+			}
+			v = v*10 + uint32(c-'0')
+		}
+		return v
+	}
+	return 0
+}
+
+var startTime = time.Now()
+
+// functions returns the scalar functions clients call, bound to e (those
+// that read the catalog take a snapshot when called).
+func functions(e *engine.Engine) map[string]expr.FuncDef {
+	snap := func() *snapshot { return takeSnapshot(e) }
+	describe := func(args []datum.Datum) (datum.Datum, error) {
+		r := snap().byOID[oidArg(args[0])]
+		if r == nil || r.desc == "" {
+			return datum.Null, nil
+		}
+		return datum.NewString(r.desc), nil
+	}
+	visible := func(args []datum.Datum) (datum.Datum, error) { return datum.NewBool(true), nil }
+	privilege := ov(tBool, constBool(true), tText, tText)
+	m := map[string]expr.FuncDef{
+		"version":          def(false, ov(tText, constText(VersionString))),
+		"current_database": def(false, ov(tText, constText(DatabaseName))),
+		"current_catalog":  def(false, ov(tText, constText(DatabaseName))),
+		"current_schema":   def(false, ov(tText, constText("public"))),
+		"current_schemas": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			if args[0].Bool() {
+				return datum.NewString("{pg_catalog,public}"), nil
+			}
+			return datum.NewString("{public}"), nil
+		}, tBool)),
+		"current_user":      def(false, ov(tText, constText(UserName))),
+		"session_user":      def(false, ov(tText, constText(UserName))),
+		"current_role":      def(false, ov(tText, constText(UserName))),
+		"user":              def(false, ov(tText, constText(UserName))),
+		"pg_backend_pid":    def(false, ov(tInt4, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(int64(os.Getpid())), nil })),
+		"pg_is_in_recovery": def(false, ov(tBool, constBool(false))),
+		"pg_postmaster_start_time": def(false, ov(tTS, func([]datum.Datum) (datum.Datum, error) {
+			return datum.NewTimestamp(startTime.UnixMicro()), nil
+		})),
+		"txid_current": def(true, ov(tInt8, func([]datum.Datum) (datum.Datum, error) {
+			return datum.NewInt(time.Now().UnixMicro()), nil
+		})),
+		"pg_get_userbyid": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			if oidArg(args[0]) == oidOwner {
+				return datum.NewString(UserName), nil
+			}
+			return datum.NewString("unknown (OID=" + itoa(int64(oidArg(args[0]))) + ")"), nil
+		}, tOID)),
+		"pg_encoding_to_char": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			if args[0].Int() == 6 {
+				return datum.NewString("UTF8"), nil
+			}
+			if args[0].Int() == 0 {
+				return datum.NewString("SQL_ASCII"), nil
+			}
+			return datum.NewString(""), nil
+		}, tInt4)),
+		"pg_char_to_encoding": def(false, ov(tInt4, func(args []datum.Datum) (datum.Datum, error) {
+			if strings.EqualFold(strings.ReplaceAll(args[0].Str(), "-", ""), "utf8") {
+				return datum.NewInt(6), nil
+			}
+			return datum.NewInt(-1), nil
+		}, tText)),
+		"format_type": def(false, calledOnNull(ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			if args[0].IsNull() {
+				return datum.Null, nil
+			}
+			mod := int64(-1)
+			if !args[1].IsNull() {
+				mod = args[1].Int()
+			}
+			return datum.NewString(formatType(oidArg(args[0]), mod)), nil
+		}, tOID, tInt4))),
+		"pg_table_is_visible":    def(false, ov(tBool, visible, tOID)),
+		"pg_type_is_visible":     def(false, ov(tBool, visible, tOID)),
+		"pg_function_is_visible": def(false, ov(tBool, visible, tOID)),
+		"pg_get_expr": def(false,
+			ov(tText, constNull, tText, tOID),
+			ov(tText, constNull, tText, tOID, tBool)),
+		"pg_get_indexdef": def(false,
+			ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+				return nullIfEmptyDatum(indexDef(snap(), oidArg(args[0]), 0)), nil
+			}, tOID),
+			ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+				return nullIfEmptyDatum(indexDef(snap(), oidArg(args[0]), int(args[1].Int()))), nil
+			}, tOID, tInt4, tBool)),
+		"pg_get_constraintdef": def(false,
+			ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+				return nullIfEmptyDatum(constraintDef(snap(), oidArg(args[0]))), nil
+			}, tOID),
+			ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+				return nullIfEmptyDatum(constraintDef(snap(), oidArg(args[0]))), nil
+			}, tOID, tBool)),
+		"pg_get_viewdef": def(false,
+			ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+				return viewDef(snap(), oidArg(args[0])), nil
+			}, tOID),
+			ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+				return viewDef(snap(), oidArg(args[0])), nil
+			}, tOID, tBool)),
+		"obj_description":   def(false, ov(tText, describe, tOID), ov(tText, describe, tOID, tText)),
+		"col_description":   def(false, ov(tText, constNull, tOID, tInt4)),
+		"shobj_description": def(false, ov(tText, constNull, tOID, tText)),
+		"has_table_privilege": def(false, privilege, ov(tBool, constBool(true), tText, tText, tText),
+			ov(tBool, constBool(true), tOID, tText), ov(tBool, constBool(true), tText, tOID, tText)),
+		"has_schema_privilege": def(false, privilege, ov(tBool, constBool(true), tText, tText, tText),
+			ov(tBool, constBool(true), tOID, tText)),
+		"has_database_privilege": def(false, privilege, ov(tBool, constBool(true), tText, tText, tText)),
+		"has_column_privilege": def(false, ov(tBool, constBool(true), tText, tText, tText),
+			ov(tBool, constBool(true), tOID, tInt4, tText), ov(tBool, constBool(true), tOID, tText, tText)),
+		"has_function_privilege": def(false, privilege),
+		"pg_has_role":            def(false, privilege, ov(tBool, constBool(true), tText, tText, tText)),
+		"pg_relation_is_publishable": def(false, ov(tBool, constBool(false), tOID),
+			ov(tBool, constBool(false), tText)),
+		"pg_get_serial_sequence":          def(false, ov(tText, constNull, tText, tText)),
+		"pg_get_statisticsobjdef_columns": def(false, ov(tText, constNull, tOID)),
+		"pg_relation_size":                def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
+		"pg_total_relation_size":          def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
+		"pg_table_size":                   def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
+		"pg_database_size": def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tText),
+			ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
+		"current_setting": def(false,
+			ov(tText, func(args []datum.Datum) (datum.Datum, error) { return currentSetting(args[0].Str(), false) }, tText),
+			ov(tText, func(args []datum.Datum) (datum.Datum, error) { return currentSetting(args[0].Str(), args[1].Bool()) }, tText, tBool)),
+		"quote_ident": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			return datum.NewString(quoteIdent(args[0].Str())), nil
+		}, tText)),
+		"quote_literal": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			return datum.NewString(quoteLiteral(args[0].Format())), nil
+		}, tText)),
+		"array_to_string": def(false,
+			ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+				return datum.NewString(arrayToString(args[0].Str(), args[1].Str(), nil)), nil
+			}, tText, tText),
+			calledOnNull(ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+				if args[0].IsNull() || args[1].IsNull() {
+					return datum.Null, nil
+				}
+				var null *string
+				if !args[2].IsNull() {
+					s := args[2].Str()
+					null = &s
+				}
+				return datum.NewString(arrayToString(args[0].Str(), args[1].Str(), null)), nil
+			}, tText, tText, tText))),
+		"array_upper": def(false, ov(tInt4, func(args []datum.Datum) (datum.Datum, error) {
+			n := len(parseArray(args[0].Str()))
+			if n == 0 || args[1].Int() != 1 {
+				return datum.Null, nil
+			}
+			return datum.NewInt(int64(n)), nil
+		}, tText, tInt4)),
+		"array_length": def(false, ov(tInt4, func(args []datum.Datum) (datum.Datum, error) {
+			n := len(parseArray(args[0].Str()))
+			if n == 0 || args[1].Int() != 1 {
+				return datum.Null, nil
+			}
+			return datum.NewInt(int64(n)), nil
+		}, tText, tInt4)),
+		"to_regclass": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
+			if r := snap().find(args[0].Str()); r != nil {
+				return datum.NewInt(int64(r.oid)), nil
+			}
+			return datum.Null, nil
+		}, tText)),
+		"to_regtype": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
+			if t := typeByName(args[0].Str()); t != nil {
+				return datum.NewInt(int64(t.oid)), nil
+			}
+			return datum.Null, nil
+		}, tText)),
+		"to_regproc": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
+			if p := procByName(args[0].Str()); p != nil {
+				return datum.NewInt(int64(p.oid)), nil
+			}
+			return datum.Null, nil
+		}, tText)),
+		"to_regnamespace": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
+			switch strings.Trim(strings.ToLower(args[0].Str()), `"`) {
+			case "pg_catalog":
+				return datum.NewInt(oidPGCatalog), nil
+			case "public":
+				return datum.NewInt(oidPublic), nil
+			case "information_schema":
+				return datum.NewInt(oidInformationSchema), nil
+			case "pg_toast":
+				return datum.NewInt(oidPGToast), nil
+			}
+			return datum.Null, nil
+		}, tText)),
+		// The reverse direction: an OID as the name regclass/regtype print.
+		"weir_regclass_name": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			if r := snap().byOID[oidArg(args[0])]; r != nil {
+				if r.schema == "public" || r.schema == "pg_catalog" {
+					return datum.NewString(quoteIdent(r.name)), nil
+				}
+				return datum.NewString(quoteIdent(r.schema) + "." + quoteIdent(r.name)), nil
+			}
+			return datum.NewString(itoa(int64(oidArg(args[0])))), nil
+		}, tOID)),
+		"weir_regtype_name": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			if t := typeByOID[oidArg(args[0])]; t != nil {
+				return datum.NewString(t.sqlName), nil
+			}
+			return datum.NewString(itoa(int64(oidArg(args[0])))), nil
+		}, tOID)),
+	}
+	return m
+}
+
+func nullIfEmptyDatum(s string) datum.Datum {
+	if s == "" {
+		return datum.Null
+	}
+	return datum.NewString(s)
+}
+
+func currentSetting(name string, missingOK bool) (datum.Datum, error) {
+	if v, ok := settingValue(name); ok {
+		return datum.NewString(v), nil
+	}
+	if missingOK {
+		return datum.Null, nil
+	}
+	return datum.Null, unrecognizedSetting(name)
+}
+
+// indexDef is pg_get_indexdef(oid, col): the CREATE INDEX statement, or
+// with col > 0 that key column's name.
+func indexDef(s *snapshot, oid uint32, col int) string {
+	idx := s.byOID[oid]
+	if idx == nil || idx.kind != 'i' {
+		return ""
+	}
+	table := s.byOID[RelationOID(idx.catalogID)]
+	if table == nil {
+		return ""
+	}
+	if col > 0 {
+		if col > len(idx.cols) {
+			return ""
+		}
+		return quoteIdent(idx.cols[col-1].name)
+	}
+	names := make([]string, len(idx.cols))
+	for i, c := range idx.cols {
+		names[i] = quoteIdent(c.name)
+	}
+	return "CREATE UNIQUE INDEX " + quoteIdent(idx.name) + " ON public." + quoteIdent(table.name) +
+		" USING btree (" + strings.Join(names, ", ") + ")"
+}
+
+// constraintDef is pg_get_constraintdef(oid).
+func constraintDef(s *snapshot, oid uint32) string {
+	if oid < constraintOIDBase {
+		return ""
+	}
+	table := s.byOID[RelationOID(uint64(oid-constraintOIDBase))]
+	if table == nil || len(table.pk) == 0 {
+		return ""
+	}
+	names := make([]string, len(table.pk))
+	for i, c := range table.pk {
+		names[i] = quoteIdent(table.cols[c].name)
+	}
+	return "PRIMARY KEY (" + strings.Join(names, ", ") + ")"
+}
+
+// viewDef is pg_get_viewdef(oid): for a sink (shown as a view) the
+// statement that made it.
+func viewDef(s *snapshot, oid uint32) datum.Datum {
+	r := s.byOID[oid]
+	if r == nil || r.kind != 'v' {
+		return datum.Null
+	}
+	if r.def == "" {
+		return datum.NewString(" -- " + r.weirKind + " " + r.name)
+	}
+	return datum.NewString(" " + r.def)
+}
+
+func quoteLiteral(s string) string {
+	if strings.ContainsRune(s, '\\') {
+		return "E'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", "''") + "'"
+	}
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// parseArray reads a one-dimensional array literal ("{a,b,"c d"}"); Weir
+// carries arrays as their text form.
+func parseArray(s string) []*string {
+	s = strings.TrimSpace(s)
+	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
+		return nil
+	}
+	body := s[1 : len(s)-1]
+	if body == "" {
+		return nil
+	}
+	var out []*string
+	var cur strings.Builder
+	quoted, wasQuoted := false, false
+	flush := func() {
+		v := cur.String()
+		if !wasQuoted && strings.EqualFold(v, "NULL") {
+			out = append(out, nil)
+		} else {
+			out = append(out, &v)
+		}
+		cur.Reset()
+		wasQuoted = false
+	}
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case c == '\\' && i+1 < len(body):
+			i++
+			cur.WriteByte(body[i])
+		case c == '"':
+			quoted = !quoted
+			wasQuoted = true
+		case c == ',' && !quoted:
+			flush()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	flush()
+	return out
+}
+
+func arrayToString(arr, sep string, null *string) string {
+	var parts []string
+	for _, v := range parseArray(arr) {
+		switch {
+		case v != nil:
+			parts = append(parts, *v)
+		case null != nil:
+			parts = append(parts, *null)
+		}
+	}
+	return strings.Join(parts, sep)
+}
