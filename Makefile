@@ -21,8 +21,8 @@ lint:
 
 # Benchmarks: events per CPU-second and bytes per event.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./executor/ ./connector/ ./expr/ ./state/
-	./bin/weir bench
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./engine/
+	$(GO) test -run '^$$' -bench . -benchmem ./connector/ ./expr/ ./state/
 
 stress: build
 	$(GO) test -count=1 -run 'Oracle|Crash' -timeout 60m ./... -args -stress

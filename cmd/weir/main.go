@@ -46,8 +46,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdTest(args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(args[1:], stdout, stderr)
-	case "bench":
-		return cmdBench(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintf(stdout, "weir %s\n", Version)
 		return 0
