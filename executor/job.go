@@ -399,6 +399,13 @@ func (j *Job) Status() Status {
 	s.State, s.Err = j.Outcome()
 	for _, st := range j.stages {
 		ss := StageStatus{ID: st.plan.ID, Name: st.plan.Name, Watermark: st.outputWM()}
+		if src := st.plan.Source; src != nil {
+			name := src.OpName
+			if name == "" {
+				name = "source_" + src.Name
+			}
+			ss.Ops = append(ss.Ops, OpStatus{Name: name})
+		}
 		for i, op := range st.plan.Ops {
 			os := OpStatus{Name: op.OpName(), Stateful: op.Stateful()}
 			for _, w := range st.workers {
