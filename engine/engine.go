@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -172,6 +173,19 @@ func (e *Engine) RegisterVirtualTable(t VirtualTable) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.mu.virtual[t.Schema+"."+t.Name] = &t
+}
+
+// VirtualTables returns the registered virtual tables (system tables,
+// pg_catalog, ...).
+func (e *Engine) VirtualTables() []VirtualTable {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]VirtualTable, 0, len(e.mu.virtual))
+	for _, t := range e.mu.virtual {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Schema+"."+out[i].Name < out[j].Schema+"."+out[j].Name })
+	return out
 }
 
 // resumeJobs restarts every job that was live when the process stopped.

@@ -53,7 +53,7 @@ func (e *Engine) NewSession() *Session {
 }
 
 // ServerVersion is the PostgreSQL version Weir reports to clients.
-const ServerVersion = "13.9"
+const ServerVersion = "13.9 (Weir 0.1)"
 
 // Engine returns the session's engine.
 func (s *Session) Engine() *Engine { return s.e }
