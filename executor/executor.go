@@ -23,7 +23,7 @@ type Config struct {
 	// partitions of a source stage when the plan says auto (default: the
 	// number of CPUs).
 	DefaultParallelism int
-	// CacheBytes caps each operator's clean state cache (0: unlimited).
+	// CacheBytes caps each operator's clean state cache (0: 8 MiB).
 	CacheBytes int64
 	// MaxPending caps the rows waiting in one key range's inbox before
 	// producers wait (backpressure; default 8 * BundleSize).
@@ -174,9 +174,14 @@ func (x *Executor) valueState(ns uint64, op string) *state.ValueState {
 	vs := x.mu.vs[key]
 	if vs == nil {
 		vs = state.NewValueState(x.cfg.Store, ns, op)
-		if x.cfg.CacheBytes > 0 {
-			vs.SetCacheLimit(x.cfg.CacheBytes)
+		// Operators keep their live state in their own typed structures
+		// and use the ValueState as a write-back journal, so its clean
+		// cache only needs to be small.
+		limit := x.cfg.CacheBytes
+		if limit <= 0 {
+			limit = 8 << 20
 		}
+		vs.SetCacheLimit(limit)
 		x.mu.vs[key] = vs
 	}
 	return vs
