@@ -16,7 +16,7 @@ import (
 
 func (s *Session) queryEnv(params []datum.Datum) *query.Env {
 	e := s.e
-	return &query.Env{Scan: e.scanRelation, Params: params, Now: e.Now}
+	return &query.Env{Scan: e.scanRelation, Params: params, Now: e.Now, Funcs: e.funcs}
 }
 
 func resultColumns(sc planner.Schema) []Column {
@@ -136,7 +136,7 @@ func (s *Session) matchRows(ctx context.Context, rel *catalog.Relation, input pl
 		if _, ok := in.Input.(*planner.Scan); !ok {
 			return nil, nil, pgerr.New(pgerr.FeatureNotSupported, "UPDATE/DELETE with this WHERE clause is not supported")
 		}
-		p, err := expr.CompilePredicate(expr.BindParams(in.Pred, params))
+		p, err := query.CompilePredicate(ctx, in.Pred, s.queryEnv(params))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -172,7 +172,7 @@ func (s *Session) update(ctx context.Context, n *sql.Update, params []datum.Datu
 	}
 	evals := make([]expr.Evaluator, len(up.Exprs))
 	for i, x := range up.Exprs {
-		if evals[i], err = expr.Compile(expr.BindParams(x, params)); err != nil {
+		if evals[i], err = query.Compile(ctx, x, s.queryEnv(params)); err != nil {
 			return nil, err
 		}
 	}

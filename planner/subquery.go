@@ -93,7 +93,11 @@ func (c *exprCtx) bindSubquery(e *sql.SubqueryExpr) (expr.Expr, error) {
 	}
 	cols := plan.Schema()
 	if e.Exists {
-		return &Subquery{Kind: SubqueryExists, Plan: plan, Typ: datum.TypeBool}, nil
+		sub := &Subquery{Kind: SubqueryExists, Plan: plan, Typ: datum.TypeBool}
+		if e.Not {
+			return c.call("not", sub)
+		}
+		return sub, nil
 	}
 	if len(cols) != 1 {
 		if e.X != nil {

@@ -309,3 +309,19 @@ func triCmp(op string, a, b datum.Datum) tri {
 
 func nan() float64     { return math.NaN() }
 func negZero() float64 { return math.Copysign(0, -1) }
+
+// pgText formats a row as psql prints it.
+func pgText(r datum.Row) string {
+	parts := make([]string, len(r))
+	for i, d := range r {
+		switch {
+		case d.IsNull():
+			parts[i] = "NULL"
+		case d.Kind() == datum.KindBool:
+			parts[i] = map[bool]string{true: "t", false: "f"}[d.Bool()]
+		default:
+			parts[i] = d.Format()
+		}
+	}
+	return strings.Join(parts, "\t")
+}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package query
 
 import (
@@ -33,11 +35,11 @@ var pgFlag = flag.Bool("postgres", true, "compare with a local PostgreSQL if one
 
 // pgServer is a throwaway PostgreSQL cluster reached through psql.
 type pgServer struct {
-	bin    string // directory of postgres, initdb, pg_ctl, psql
-	dir    string // cluster and socket directory
-	port   int
-	cred   *syscall.Credential // run commands as the cluster's owner (when root)
-	proc   *exec.Cmd           // the server
+	bin  string // directory of postgres, initdb, pg_ctl, psql
+	dir  string // cluster and socket directory
+	port int
+	cred *syscall.Credential // run commands as the cluster's owner (when root)
+	proc *exec.Cmd           // the server
 }
 
 func findPostgres() string {
@@ -235,22 +237,6 @@ type pgQuery struct {
 	// else bags.
 	ordered bool
 	keyCols int
-}
-
-// pgText formats a row as psql prints it.
-func pgText(r datum.Row) string {
-	parts := make([]string, len(r))
-	for i, d := range r {
-		switch {
-		case d.IsNull():
-			parts[i] = "NULL"
-		case d.Kind() == datum.KindBool:
-			parts[i] = map[bool]string{true: "t", false: "f"}[d.Bool()]
-		default:
-			parts[i] = d.Format()
-		}
-	}
-	return strings.Join(parts, "\t")
 }
 
 func sqlLiteral(d datum.Datum) string {
