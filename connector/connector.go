@@ -75,7 +75,7 @@ type Record struct {
 	// Watermark is set (and Row and Err are nil) on a watermark punctuation:
 	// the source promises no record below this event time follows. Only log
 	// sources carry them (LogHub.AppendWatermark).
-	Watermark int64
+	Watermark   int64
 	IsWatermark bool
 }
 

@@ -180,4 +180,3 @@ func (c *copyIn) Close() (*Result, error) {
 }
 
 func (c *copyIn) Abort() { c.rows = nil }
-

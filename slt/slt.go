@@ -413,4 +413,3 @@ func tagCount(tag string) int {
 	n, _ := strconv.Atoi(f[len(f)-1])
 	return n
 }
-
