@@ -95,10 +95,13 @@ type Sink struct {
 // Connector returns the sink's connector ("blackhole", "stdout", "file").
 func (s *Sink) Connector() string { return s.Options["connector"] }
 
-// Job states. A job is live while RUNNING, UPDATING or DRAINING.
+// Job states. A job is live while RUNNING, UPDATING or DRAINING. UPDATED
+// ends a launch that an ALTER JOB ... UPDATE replaced (its successor has
+// PrevID = its ID).
 const (
 	JobRunning   = "RUNNING"
 	JobUpdating  = "UPDATING"
+	JobUpdated   = "UPDATED"
 	JobDraining  = "DRAINING"
 	JobDrained   = "DRAINED"
 	JobCancelled = "CANCELLED"
@@ -156,6 +159,15 @@ type Snapshot struct {
 	Dir        string
 	Bytes      int64
 	Operators  []string // the stateful operators it holds
+	// ID names the snapshot's keyspace in the store (executor/snapshot.go).
+	ID uint64 `json:",omitempty"`
+	// SQL and Options are the snapshotted job's statement and WITH
+	// options: CREATE JOB ... FROM SNAPSHOT plans them to match operators.
+	SQL     string            `json:",omitempty"`
+	Options map[string]string `json:",omitempty"`
+	// Scheduled marks a snapshot taken by the job option snapshot_every
+	// (only the newest snapshot_keep of them are kept).
+	Scheduled bool `json:",omitempty"`
 }
 
 // RelKind says what a relation is.
@@ -247,5 +259,6 @@ func (t *Template) clone() *Template {
 func (s *Snapshot) clone() *Snapshot {
 	c := *s
 	c.Operators = slices.Clone(s.Operators)
+	c.Options = maps.Clone(s.Options)
 	return &c
 }

@@ -338,9 +338,13 @@ func (d *CSVDecoder) split(line []byte) string {
 		return "extra data after last expected column"
 	}
 	if len(fields) < d.nfields {
+		// Name the first missing field's column: positional, or mapped by
+		// the header (a header column the schema lacks stays "?").
 		name := "?"
 		if d.colOf == nil && len(fields) < len(d.schema) {
 			name = d.schema[len(fields)].Name
+		} else if d.colOf != nil && d.colOf[len(fields)] >= 0 {
+			name = d.schema[d.colOf[len(fields)]].Name
 		}
 		return fmt.Sprintf("missing data for column %q", name)
 	}

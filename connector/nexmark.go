@@ -31,8 +31,11 @@ import (
 // 00:00:00, the reference's base time) plus i/events_per_second seconds,
 // where events_per_second defaults to 10,000,000 (1 ms of event time per
 // 10,000 events) and, when given, also throttles the source by processing
-// time. Offsets are global event numbers; `events` bounds the global count
-// (all three kinds).
+// time. `event_rate` sets the events per second of event time without
+// throttling (like datagen's): a bounded run then generates as fast as it
+// can while its event times span as many windows as the rate makes them.
+// Offsets are global event numbers; `events` bounds the global count (all
+// three kinds).
 const (
 	nexProportionPerson  = 1
 	nexProportionAuction = 3
@@ -133,7 +136,7 @@ const nexPoolSize = 1 << 16
 
 func openNexmark(cfg SourceConfig, env Env) (Source, error) {
 	const what = "nexmark source"
-	if err := checkOptions(what, cfg.Options, []string{"table", "events", "events_per_second", "seed", "start_time"}, nil); err != nil {
+	if err := checkOptions(what, cfg.Options, []string{"table", "events", "events_per_second", "event_rate", "seed", "start_time"}, nil); err != nil {
 		return nil, err
 	}
 	g := &nexmark{cfg: cfg, clock: env.clock(), events: -1, rate: nexDefaultEventsRate, rateF: nexDefaultEventsRate}
@@ -161,6 +164,17 @@ func openNexmark(cfg SourceConfig, env Env) (Source, error) {
 			return nil, badOption(what, "events_per_second", cfg.Options["events_per_second"], "must be a positive number")
 		}
 		g.eps, g.rateF, g.rate = v, v, 0
+		if v == math.Trunc(v) && v <= 1e12 {
+			g.rate = uint64(v)
+		}
+	}
+	if v, ok, err := optFloat(what, cfg.Options, "event_rate"); err != nil {
+		return nil, err
+	} else if ok {
+		if !(v > 0) || math.IsInf(v, 0) {
+			return nil, badOption(what, "event_rate", cfg.Options["event_rate"], "must be a positive number")
+		}
+		g.rateF, g.rate = v, 0
 		if v == math.Trunc(v) && v <= 1e12 {
 			g.rate = uint64(v)
 		}

@@ -230,7 +230,7 @@ func (e *Engine) drop(n *sql.Drop) (*Result, error) {
 		if rj := e.runningJob(n.Name); rj != nil {
 			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "job %s is running", n.Name).WithHint("DRAIN JOB or CANCEL JOB %s first", n.Name)
 		}
-		if err := e.cat.DropJob(n.Name); err != nil {
+		if err := e.dropJob(n.Name); err != nil { // lifecycle.go: also deletes the lineage's data
 			return notExists(err)
 		}
 	case "TEMPLATE":
@@ -238,7 +238,7 @@ func (e *Engine) drop(n *sql.Drop) (*Result, error) {
 			return notExists(err)
 		}
 	case "SNAPSHOT":
-		if err := e.cat.DropSnapshot(n.Name); err != nil {
+		if err := e.dropSnapshot(n.Name); err != nil { // lifecycle.go
 			return notExists(err)
 		}
 	default:

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/weir-sql/weir/catalog"
 	"github.com/weir-sql/weir/datum"
@@ -16,7 +17,7 @@ import (
 
 func (s *Session) queryEnv(params []datum.Datum) *query.Env {
 	e := s.e
-	return &query.Env{Scan: e.scanRelation, Params: params, Now: e.Now, Funcs: e.funcs}
+	return &query.Env{Scan: e.scanRelation, Params: params, Now: e.Now, Funcs: e.funcs, Settings: s.Setting}
 }
 
 func resultColumns(sc planner.Schema) []Column {
@@ -62,19 +63,37 @@ func (s *Session) insert(ctx context.Context, n *sql.Insert, params []datum.Datu
 	if err != nil {
 		return nil, err
 	}
-	return s.runInsert(ctx, node.(*planner.Insert), params)
+	mode := conflictError
+	if oc := n.OnConflict; oc != nil {
+		if !oc.DoNothing {
+			return nil, pgerr.New(pgerr.FeatureNotSupported, "INSERT ... ON CONFLICT DO UPDATE is not supported").
+				WithHint("Use ON CONFLICT DO NOTHING, or UPDATE the row.")
+		}
+		mode = conflictSkip
+	}
+	return s.runInsert(ctx, node.(*planner.Insert), params, mode)
 }
 
-func (s *Session) runInsert(ctx context.Context, ins *planner.Insert, params []datum.Datum) (*Result, error) {
+func (s *Session) runInsert(ctx context.Context, ins *planner.Insert, params []datum.Datum, mode conflictMode) (*Result, error) {
 	rows, err := query.Run(ctx, ins.Input, s.queryEnv(params))
 	if err != nil {
 		return nil, err
 	}
-	if err := s.e.writeRows(ins.Target, rows); err != nil {
+	n, err := s.e.writeRows(ins.Target, rows, mode)
+	if err != nil {
 		return nil, err
 	}
-	return &Result{Tag: fmt.Sprintf("INSERT 0 %d", len(rows))}, nil
+	return &Result{Tag: fmt.Sprintf("INSERT 0 %d", n)}, nil
 }
+
+// conflictMode says what an INSERT does with a row whose primary key a
+// keyed table already holds.
+type conflictMode uint8
+
+const (
+	conflictError conflictMode = iota // 23505, as PostgreSQL
+	conflictSkip                      // ON CONFLICT DO NOTHING
+)
 
 // checkNotNull enforces NOT NULL columns.
 func checkNotNull(rel *catalog.Relation, rows []datum.Row) error {
@@ -88,35 +107,64 @@ func checkNotNull(rel *catalog.Relation, rows []datum.Row) error {
 	return nil
 }
 
-// writeRows durably writes full rows into a log source or a table; it
-// returns once they are synced.
-func (e *Engine) writeRows(rel *catalog.Relation, rows []datum.Row) error {
+// writeRows durably writes full rows into a log source or a table and
+// returns how many it wrote, once they are synced. Rows whose primary key a
+// keyed table already holds fail the whole write with 23505, or are
+// skipped with conflictSkip.
+func (e *Engine) writeRows(rel *catalog.Relation, rows []datum.Row, mode conflictMode) (int, error) {
 	if len(rows) == 0 {
-		return nil
+		return 0, nil
 	}
 	if err := checkNotNull(rel, rows); err != nil {
-		return err
+		return 0, err
 	}
 	switch rel.Kind {
 	case catalog.RelSource:
 		if rel.Source.Connector() != "log" {
-			return pgerr.New(pgerr.WrongObjectType, "cannot INSERT into %s source %s: only log sources accept rows", rel.Source.Connector(), rel.Name)
+			return 0, pgerr.New(pgerr.WrongObjectType, "cannot INSERT into %s source %s: only log sources accept rows", rel.Source.Connector(), rel.Name)
 		}
 		_, err := e.logs.Append(rel.ID, rows)
-		return err
+		return len(rows), err
 	case catalog.RelTable:
 		b := e.store.NewBatch()
 		pk := rel.Table.PrimaryKey
+		written := 0
+		seen := map[string]bool{}
 		for _, r := range rows {
 			if len(pk) > 0 {
+				key := table.KeyOf(rel.ID, pk, r)
+				_, exists, err := e.store.Get(key)
+				if err != nil {
+					return 0, err
+				}
+				if exists || seen[string(key)] {
+					if mode == conflictSkip {
+						continue
+					}
+					return 0, pgerr.New(pgerr.UniqueViolation, "duplicate key value violates unique constraint \"%s_pkey\"", rel.Name).
+						WithDetail("Key %s already exists.", keyText(rel, r))
+				}
+				seen[string(key)] = true
 				table.Upsert(b, rel.ID, pk, r)
 			} else {
 				table.Append(b, rel.ID, e.writer, e.nextSeq(), r)
 			}
+			written++
 		}
-		return e.store.Commit(b)
+		return written, e.store.Commit(b)
 	}
-	return pgerr.New(pgerr.WrongObjectType, "cannot INSERT into %s %s", rel.Kind, rel.Name)
+	return 0, pgerr.New(pgerr.WrongObjectType, "cannot INSERT into %s %s", rel.Kind, rel.Name)
+}
+
+// keyText prints a row's primary key as PostgreSQL's 23505 detail does:
+// (a, b)=(1, x).
+func keyText(rel *catalog.Relation, r datum.Row) string {
+	var names, vals []string
+	for _, c := range rel.Table.PrimaryKey {
+		names = append(names, rel.Columns[c].Name)
+		vals = append(vals, r[c].Format())
+	}
+	return "(" + strings.Join(names, ", ") + ")=(" + strings.Join(vals, ", ") + ")"
 }
 
 func (e *Engine) nextSeq() uint64 {

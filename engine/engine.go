@@ -38,6 +38,9 @@ type Options struct {
 	CacheBytes  int64
 	// NoSync skips fsync on commits (benchmarks only).
 	NoSync bool
+	// NoFingerprints turns off the executor's dropping of re-delivered
+	// records (benchmarks of the cost of exactly-once only).
+	NoFingerprints bool
 	// Logf receives background messages (nil: discarded).
 	Logf func(format string, args ...any)
 }
@@ -61,6 +64,11 @@ type Engine struct {
 		seq      uint64
 		closed   bool
 		watchers sync.WaitGroup
+		// runErrs are the errors of jobs that failed in this process, also
+		// when recording the failure in the catalog failed (a storage
+		// failure poisons the store; the job then stays live and resumes
+		// at the next Open).
+		runErrs map[uint64]error
 	}
 }
 
@@ -111,8 +119,12 @@ func Open(opts Options) (*Engine, error) {
 	e.mu.virtual = make(map[string]*VirtualTable)
 	env := connector.Env{Store: st, Logs: e.logs, Clock: opts.Clock, Stdout: opts.Stdout, BaseDir: opts.BaseDir}
 	e.exec = executor.New(executor.Config{Store: st, Env: env, BundleSize: opts.BundleSize, DefaultParallelism: opts.Parallelism,
-		CacheBytes: opts.CacheBytes, Logf: opts.Logf})
+		CacheBytes: opts.CacheBytes, Logf: opts.Logf, NoFingerprints: opts.NoFingerprints})
 	e.registerSystemTables()
+	if err := e.recoverLifecycle(); err != nil { // lifecycle.go: interrupted updates
+		e.Close()
+		return nil, err
+	}
 	if err := e.resumeJobs(); err != nil {
 		e.Close()
 		return nil, err
@@ -243,6 +255,7 @@ func (e *Engine) startJob(j *catalog.Job, plan *planner.JobPlan) error {
 	e.mu.Lock()
 	e.mu.jobs[j.Name] = lj
 	e.mu.watchers.Add(1)
+	e.scheduleSnapshots(j, plan, lj) // lifecycle.go: snapshot_every
 	e.mu.Unlock()
 	go e.watch(j.ID, lj)
 	return nil
@@ -272,6 +285,14 @@ func (e *Engine) watch(id uint64, lj *liveJob) {
 	if st == executor.StateStopped {
 		return // shutdown: stays live, resumes at the next Open
 	}
+	if st == executor.StateFailed && runErr != nil {
+		e.mu.Lock()
+		if e.mu.runErrs == nil {
+			e.mu.runErrs = make(map[uint64]error)
+		}
+		e.mu.runErrs[id] = runErr
+		e.mu.Unlock()
+	}
 	j, err := e.cat.GetJob(id)
 	if err != nil {
 		return
@@ -293,6 +314,13 @@ func (e *Engine) watch(id uint64, lj *liveJob) {
 	if err := e.cat.PutJob(j); err != nil {
 		e.opts.Logf("job %s: recording its end: %v", j.Name, err)
 	}
+}
+
+// jobRunError returns the error of job id if it failed in this process.
+func (e *Engine) jobRunError(id uint64) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.mu.runErrs[id]
 }
 
 // runningJob returns the executor job of a live job name.

@@ -41,7 +41,7 @@ func (s *Session) createJob(ctx context.Context, n *sql.CreateJob) (*Result, err
 	var fromTemplate string
 	switch {
 	case n.FromSnapshot != "":
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "CREATE JOB ... FROM SNAPSHOT is not supported yet")
+		return s.createJobFromSnapshot(ctx, n) // lifecycle.go
 	case n.FromTemplate != "":
 		t, err := e.cat.GetTemplate(n.FromTemplate)
 		if err != nil {
@@ -68,8 +68,15 @@ func (s *Session) createJob(ctx context.Context, n *sql.CreateJob) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	j := &catalog.Job{Name: n.Name, ID: id, StateNS: id, State: catalog.JobRunning, SQL: ins.Text, Options: options(with),
-		StartedAt: e.Now(), Template: fromTemplate}
+	unlock := e.lockJob(n.Name)
+	defer unlock()
+	// A drained or cancelled predecessor is continued (lifecycle.go).
+	ns, prevID, err := e.continueLineage(n.Name, plan, id)
+	if err != nil {
+		return nil, err
+	}
+	j := &catalog.Job{Name: n.Name, ID: id, StateNS: ns, State: catalog.JobRunning, SQL: ins.Text, Options: options(with),
+		StartedAt: e.Now(), Template: fromTemplate, PrevID: prevID}
 	if err := e.cat.CreateJob(j); err != nil {
 		return nil, err
 	}
@@ -95,7 +102,9 @@ func instantiateTemplate(t *catalog.Template, with []sql.Option) (*sql.Insert, e
 		if err != nil {
 			return nil, pgerr.New(pgerr.DatatypeMismatch, "template %s: parameter %q: %s", t.Name, p.Name, pgerr.Wrap(err).Message)
 		}
-		if p.Type.Kind() == datum.KindString || p.Type.Kind() == datum.KindTimestamp || p.Type.Kind() == datum.KindDate || p.Type.Kind() == datum.KindInterval {
+		if p.Type.Kind() == datum.KindBool {
+			values[p.Name] = strings.ToUpper(fmt.Sprint(d.Bool()))
+		} else if p.Type.Kind() == datum.KindString || p.Type.Kind() == datum.KindTimestamp || p.Type.Kind() == datum.KindDate || p.Type.Kind() == datum.KindInterval {
 			values[p.Name] = "'" + strings.ReplaceAll(d.Format(), "'", "''") + "'"
 		} else {
 			values[p.Name] = d.Format()
@@ -121,8 +130,10 @@ func instantiateTemplate(t *catalog.Template, with []sql.Option) (*sql.Insert, e
 }
 
 func (e *Engine) controlJob(ctx context.Context, n *sql.JobControl) (*Result, error) {
+	unlock := e.lockJob(n.Name) // not in the middle of an update (lifecycle.go)
 	j, ok := e.cat.LiveJob(n.Name)
 	rj := e.runningJob(n.Name)
+	unlock()
 	if !ok || rj == nil {
 		if _, any := e.cat.LatestJob(n.Name); any {
 			return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "job %s is not running", n.Name)
@@ -155,7 +166,10 @@ func (s *Session) explain(ctx context.Context, n *sql.Explain) (*Result, error) 
 	var text string
 	switch {
 	case n.Update != nil:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "EXPLAIN JOB ... UPDATE is not supported yet")
+		var err error
+		if text, err = e.explainUpdate(n.Update); err != nil { // lifecycle.go
+			return nil, err
+		}
 	case n.Job != "":
 		var plan *planner.JobPlan
 		rj := e.runningJob(n.Job)

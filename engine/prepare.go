@@ -173,10 +173,11 @@ func (c *copyIn) Write(rows []datum.Row) error {
 }
 
 func (c *copyIn) Close() (*Result, error) {
-	if err := c.s.e.writeRows(c.rel, c.rows); err != nil {
+	n, err := c.s.e.writeRows(c.rel, c.rows, conflictError)
+	if err != nil {
 		return nil, err
 	}
-	return &Result{Tag: fmt.Sprintf("COPY %d", len(c.rows))}, nil
+	return &Result{Tag: fmt.Sprintf("COPY %d", n)}, nil
 }
 
 func (c *copyIn) Abort() { c.rows = nil }

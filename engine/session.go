@@ -182,8 +182,10 @@ func (s *Session) exec(ctx context.Context, st sql.Statement, params []datum.Dat
 		}
 	case *sql.CreateTemplate:
 		return e.createTemplate(n)
-	case *sql.CreateSnapshot, *sql.AlterJob:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "%s is not supported yet", stmtName(st))
+	case *sql.CreateSnapshot:
+		return s.createSnapshot(ctx, n) // lifecycle.go
+	case *sql.AlterJob:
+		return s.alterJob(ctx, n) // lifecycle.go
 	case *sql.Copy:
 		return nil, pgerr.New(pgerr.FeatureNotSupported, "COPY is only available over the wire protocol or with \\copy")
 	}

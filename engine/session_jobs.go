@@ -75,6 +75,11 @@ func (s *Session) JobsError() error {
 		}
 		if cj.State == catalog.JobFailed {
 			errs = append(errs, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "job %s failed: %s", cj.Name, cj.Error))
+		} else if runErr := s.e.jobRunError(j.id); runErr != nil {
+			// Failed, but the store could not record it (a storage
+			// failure): the job stays live and resumes at the next Open.
+			pe := pgerr.Wrap(runErr)
+			errs = append(errs, pgerr.New(pe.Code, "job %s failed: %s", cj.Name, pe.Message))
 		}
 	}
 	return errors.Join(errs...)

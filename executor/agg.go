@@ -36,6 +36,10 @@ type group struct {
 	keyRow  datum.Row
 	accs    expr.AccSet
 	changed bool
+	// Retract (planner.AggOp): emitted says a result row was emitted
+	// before; prev is that row, saved when the bundle first changes it.
+	emitted bool
+	prev    datum.Row
 }
 
 func newAggOp(b baseOp, p *planner.AggOp) (operator, error) {
@@ -80,6 +84,9 @@ func (o *aggOp) groupFor(enc []byte, keyRow func() datum.Row) *group {
 	if !g.changed {
 		g.changed = true
 		o.changed = append(o.changed, g)
+		if o.plan.Retract && g.emitted {
+			g.prev = g.accs.AppendResults(append(make(datum.Row, 0, o.nkeys+o.accs.Len()+1), g.keyRow...))
+		}
 	}
 	return g
 }
@@ -130,12 +137,23 @@ func (o *aggOp) flush() error {
 	var buf []byte
 	for _, g := range o.changed {
 		g.changed = false
-		out := make(datum.Row, 0, o.nkeys+o.accs.Len())
+		out := make(datum.Row, 0, o.nkeys+o.accs.Len()+1)
 		out = append(out, g.keyRow...)
 		if o.partial {
 			out = append(out, datum.NewBytes(g.accs.Append(nil)))
 		} else {
 			out = g.accs.AppendResults(out)
+		}
+		if o.plan.Retract {
+			// An updating stream: retract the previous row, then insert.
+			if g.prev != nil {
+				if err := o.out(append(g.prev, datum.NewBool(false))); err != nil {
+					return err
+				}
+				g.prev = nil
+			}
+			g.emitted = true
+			out = append(out, datum.NewBool(true))
 		}
 		if err := o.out(out); err != nil {
 			return err
@@ -163,7 +181,7 @@ func (o *aggOp) load() error {
 		if err != nil {
 			return err
 		}
-		g := &group{hash: hash, enc: string(key), keyRow: keyRow, accs: o.accs.New()}
+		g := &group{hash: hash, enc: string(key), keyRow: keyRow, accs: o.accs.New(), emitted: true}
 		if val, err = g.accs.Decode(val); err != nil {
 			return err
 		}

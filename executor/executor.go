@@ -30,6 +30,13 @@ type Config struct {
 	MaxPending int
 	// Logf reports background events (nil: discard).
 	Logf func(format string, args ...any)
+	// NoFingerprints turns off the dropping of re-delivered records (see
+	// dedup.go). Commits stay atomic, so a crash still loses and repeats
+	// nothing, but a retried delivery would be applied twice. For measuring
+	// the cost of exactly-once only.
+	NoFingerprints bool
+
+	hooks *testHooks // tests only
 }
 
 // Executor runs jobs on one store. It is safe for concurrent use.

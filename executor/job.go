@@ -39,6 +39,8 @@ type Job struct {
 	drainCh  chan struct{}
 	drainOne sync.Once
 
+	life lifecycle // pauses for snapshots and updates (snapshot.go)
+
 	mu struct {
 		sync.Mutex
 		// progress is closed and replaced whenever a worker publishes a

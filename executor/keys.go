@@ -13,6 +13,7 @@ import (
 //
 //	'm' ns(8) 'w' stage(2) worker(4)                    worker progress (workerMeta)
 //	'm' ns(8) 'n' stage(2)                               partition count of a source stage
+//	'm' ns(8) 'f' stage(2) dest(4) slice(8) fromStage(2) from(4) seq(8)  fingerprint of a consumed queue entry (dedup.go)
 //	'q' ns(8) stage(2) dest(4) fromStage(2) from(4) seq(8)  a committed bundle's output for one key range
 //	'D' ns(8) stage(2) worker(4) offset(8)               a dead letter (exactly once: keyed by position)
 
@@ -22,6 +23,7 @@ const (
 	deadPrefix   = 'D'
 	metaWorker   = 'w'
 	metaNumParts = 'n'
+	metaFinger   = 'f'
 )
 
 const (
@@ -48,6 +50,15 @@ func numPartsKey(ns uint64, stage int) []byte {
 	b := nsKey(metaPrefix, ns, 3)
 	b = append(b, metaNumParts)
 	return binary.BigEndian.AppendUint16(b, uint16(stage))
+}
+
+// fingerprintPrefix is the prefix of the fingerprints of one key range
+// (worker dest) of a stage.
+func fingerprintPrefix(ns uint64, stage, dest int) []byte {
+	b := nsKey(metaPrefix, ns, 7)
+	b = append(b, metaFinger)
+	b = binary.BigEndian.AppendUint16(b, uint16(stage))
+	return binary.BigEndian.AppendUint32(b, uint32(dest))
 }
 
 func queueStagePrefix(ns uint64, stage int) []byte {

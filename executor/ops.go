@@ -67,13 +67,27 @@ func buildChain(w *worker, ops []planner.Op, out emitFn) ([]operator, error) {
 		case *planner.ProjectOp:
 			op, err = newProjectOp(base, p)
 		case *planner.WindowAggOp:
-			op, err = newWindowAggOp(base, p)
+			if p.Sliced {
+				op, err = newSlicedAggOp(base, p)
+			} else {
+				op, err = newWindowAggOp(base, p)
+			}
 		case *planner.AggOp:
 			op, err = newAggOp(base, p)
 		case *planner.SinkOp:
 			op, err = newSinkOp(base, p)
 		case *planner.WindowAssignOp:
 			op = &windowAssignOp{baseOp: base, spec: p.Window}
+		case *planner.JoinOp:
+			op, err = newJoinOp(base, p)
+		case *planner.LookupJoinOp:
+			op, err = newLookupJoinOp(base, p)
+		case *planner.UnionOp:
+			op = &unionOp{baseOp: base}
+		case *planner.LateGateOp:
+			op = &lateGateOp{baseOp: base, col: p.TimeCol, delta: p.Delta}
+		case *planner.RetractAggOp:
+			op, err = newRetractAggOp(base, p)
 		default:
 			return nil, pgerr.New(pgerr.FeatureNotSupported, "executor: unsupported operator %T (%s)", p, ops[i].OpName())
 		}
@@ -162,6 +176,17 @@ func newSinkOp(b baseOp, p *planner.SinkOp) (operator, error) {
 
 func (s *sinkOp) process(row datum.Row) error {
 	w := s.w
+	if s.plan.Changelog {
+		// An updating stream: the last column says insert or retract.
+		insert := row[len(row)-1].Bool()
+		row = row[:len(row)-1]
+		if !insert {
+			if s.plan.IsTable && len(s.plan.PrimaryKey) > 0 {
+				table.Delete(w.batch, table.KeyOf(s.plan.TargetID, s.plan.PrimaryKey, row))
+			}
+			return nil
+		}
+	}
 	w.bundleOut++
 	if s.plan.IsTable {
 		if len(s.plan.PrimaryKey) > 0 {

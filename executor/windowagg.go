@@ -20,11 +20,18 @@ const (
 	paneDrained = "DRAINED"
 )
 
-// Timer kinds, the first byte of a window timer's key.
+// Timer kinds, the first byte of a window timer's key. timerSized marks
+// the timer of a legacy window (see win.size): its key is kind|timerSized,
+// start, size(8), key encoding.
 const (
 	timerFire    = 0
 	timerCleanup = 1
+	timerSized   = 2
 )
+
+// winFlagSized marks a legacy window's encoded state: its size follows the
+// flags, and its state key ends with the size (update.go writes both).
+const winFlagSized = 4
 
 // windowAggOp runs one of three roles of a windowed aggregation:
 //
@@ -84,6 +91,7 @@ type keyWins struct {
 
 type win struct {
 	start   int64
+	size    int64 // 0: the op's window size; else a legacy window's own size
 	accs    expr.AccSet
 	pane    int64 // panes emitted so far
 	fired   bool  // the ON_TIME (or DRAINED) pane was emitted
@@ -198,8 +206,8 @@ func (o *windowAggOp) process(row datum.Row) error {
 	for _, c := range o.keyCols {
 		o.keyBuf = datum.AppendKey(o.keyBuf, row[c])
 	}
-	wm := o.w.gateWM()
-	for _, start := range o.windowStarts(ts) {
+	wm := o.gateWM()
+	for _, start := range o.startsOf(ts) {
 		end := start + o.spec.Size
 		if o.lateState(end, wm) == 2 {
 			o.w.bundleLate++
@@ -296,7 +304,7 @@ func (o *windowAggOp) keyFor(enc []byte, row datum.Row, keyRow datum.Row) *keyWi
 // gets its firing timer.
 func (o *windowAggOp) windowFor(kw *keyWins, start, wm int64) *win {
 	for _, wn := range kw.wins {
-		if wn.start == start && !wn.deleted {
+		if wn.start == start && wn.size == 0 && !wn.deleted {
 			return wn
 		}
 	}
@@ -340,6 +348,39 @@ func stateKey(start int64, enc string) []byte {
 	return append(b, enc...)
 }
 
+// A legacy window is one that was open when an update changed the window
+// size (update.go): it keeps its own size, so it closes and reports its
+// old bounds, while new rows open windows of the new size. Its state key
+// and timers carry the size, so it never collides with a new window of the
+// same start.
+
+// winEnd is the end of window wn.
+func (o *windowAggOp) winEnd(wn *win) int64 {
+	if wn.size != 0 {
+		return wn.start + wn.size
+	}
+	return wn.start + o.spec.Size
+}
+
+func winStateKey(wn *win, enc string) []byte {
+	k := stateKey(wn.start, enc)
+	if wn.size != 0 {
+		k = binary.BigEndian.AppendUint64(k, uint64(wn.size))
+	}
+	return k
+}
+
+func winTimerKey(kind byte, wn *win, enc string) []byte {
+	if wn.size == 0 {
+		return timerKey(kind, wn.start, enc)
+	}
+	b := make([]byte, 0, 17+len(enc))
+	b = append(b, kind|timerSized)
+	b = binary.BigEndian.AppendUint64(b, uint64(wn.start))
+	b = binary.BigEndian.AppendUint64(b, uint64(wn.size))
+	return append(b, enc...)
+}
+
 func (o *windowAggOp) advance(wm, natural int64) error {
 	if o.partial {
 		return nil
@@ -350,20 +391,28 @@ func (o *windowAggOp) advance(wm, natural int64) error {
 		}
 		kind := t.Key[0]
 		start := int64(binary.BigEndian.Uint64(t.Key[1:9]))
-		kw := o.keys[string(t.Key[9:])]
+		enc, size := t.Key[9:], int64(0)
+		if kind&timerSized != 0 {
+			if len(t.Key) < 17 {
+				return errors.New("executor: corrupt window timer")
+			}
+			kind &^= timerSized
+			size, enc = int64(binary.BigEndian.Uint64(t.Key[9:17])), t.Key[17:]
+		}
+		kw := o.keys[string(enc)]
 		if kw == nil {
 			return nil
 		}
 		var wn *win
 		for _, c := range kw.wins {
-			if c.start == start && !c.deleted {
+			if c.start == start && c.size == size && !c.deleted {
 				wn = c
 			}
 		}
 		if wn == nil {
 			return nil
 		}
-		end := start + o.spec.Size
+		end := o.winEnd(wn)
 		if kind == timerFire {
 			timing := paneOnTime
 			if end > natural {
@@ -374,7 +423,7 @@ func (o *windowAggOp) advance(wm, natural int64) error {
 			}
 			wn.fired = true
 			if o.lateness > 0 && wm != maxWM {
-				o.timers.Set(end-1+o.lateness, kw.hash, timerKey(timerCleanup, start, kw.enc))
+				o.timers.Set(end-1+o.lateness, kw.hash, winTimerKey(timerCleanup, wn, kw.enc))
 				o.markDirty(kw, wn)
 				return nil
 			}
@@ -400,7 +449,7 @@ func (o *windowAggOp) markDirty(kw *keyWins, wn *win) {
 func (o *windowAggOp) emitPane(kw *keyWins, wn *win, timing string) error {
 	out := make(datum.Row, 0, o.nkeys+4+o.accs.Len())
 	out = append(out, kw.keyRow...)
-	out = append(out, datum.NewTimestamp(wn.start), datum.NewTimestamp(wn.start+o.spec.Size))
+	out = append(out, datum.NewTimestamp(wn.start), datum.NewTimestamp(o.winEnd(wn)))
 	out = wn.accs.AppendResults(out)
 	out = append(out, datum.NewString(timing), datum.NewInt(wn.pane))
 	wn.pane++
@@ -475,10 +524,10 @@ func (o *windowAggOp) flush() error {
 			if wn.dirty {
 				wn.dirty = false
 				if wn.deleted {
-					o.vs.Delete(kw.hash, stateKey(wn.start, kw.enc))
+					o.vs.Delete(kw.hash, winStateKey(wn, kw.enc))
 				} else {
 					buf = encodeWin(buf[:0], wn)
-					o.vs.Put(kw.hash, stateKey(wn.start, kw.enc), append([]byte(nil), buf...))
+					o.vs.Put(kw.hash, winStateKey(wn, kw.enc), append([]byte(nil), buf...))
 				}
 			}
 			if !wn.deleted {
@@ -508,7 +557,13 @@ func encodeWin(b []byte, wn *win) []byte {
 	if wn.changed {
 		flags |= 2
 	}
+	if wn.size != 0 {
+		flags |= winFlagSized
+	}
 	b = append(b, flags)
+	if wn.size != 0 {
+		b = binary.AppendVarint(b, wn.size)
+	}
 	return wn.accs.Append(b)
 }
 
@@ -521,7 +576,15 @@ func (o *windowAggOp) decodeWin(start int64, v []byte) (*win, error) {
 	wn.pane = p
 	wn.fired = v[n]&1 != 0
 	wn.changed = v[n]&2 != 0
-	if _, err := wn.accs.Decode(v[n+1:]); err != nil {
+	rest := v[n+1:]
+	if v[n]&winFlagSized != 0 {
+		size, m := binary.Varint(rest)
+		if m <= 0 || size <= 0 {
+			return nil, errors.New("executor: corrupt window state")
+		}
+		wn.size, rest = size, rest[m:]
+	}
+	if _, err := wn.accs.Decode(rest); err != nil {
 		return nil, err
 	}
 	return wn, nil
@@ -540,10 +603,11 @@ func (o *windowAggOp) load() error {
 		}
 		start := int64(binary.BigEndian.Uint64(key))
 		enc := key[8:]
-		keyRow, _, err := datum.DecodeKeyRow(enc, o.nkeys)
+		keyRow, rest, err := datum.DecodeKeyRow(enc, o.nkeys)
 		if err != nil {
 			return err
 		}
+		enc = enc[:len(enc)-len(rest)] // a legacy window's key ends with its size
 		wn, err := o.decodeWin(start, val)
 		if err != nil {
 			return err

@@ -29,7 +29,10 @@ type worker struct {
 	// published after each commit, read by other goroutines.
 	pubWM      atomic.Int64
 	pubNatural atomic.Int64
+	pubSeq     atomic.Uint64 // meta.Seq, stored after the bundle's hand-over
 	processed  atomic.Int64
+
+	dedup *dedup // fingerprints of consumed input (dedup.go)
 
 	// per-bundle, owned by the worker goroutine.
 	batch       *state.Batch
@@ -68,6 +71,7 @@ func (w *worker) init() error {
 	}
 	w.pubWM.Store(w.meta.WM)
 	w.pubNatural.Store(w.meta.NaturalWM)
+	w.pubSeq.Store(w.meta.Seq)
 	w.meta.Source = w.st.source != nil
 	// Job counters are cumulative over the lineage's committed progress.
 	if w.st.source != nil {
@@ -97,6 +101,9 @@ func (w *worker) init() error {
 		if err := op.load(); err != nil {
 			return err
 		}
+	}
+	if w.dedup, err = newDedup(w); err != nil {
+		return err
 	}
 	if w.inbox != nil {
 		// Committed but unconsumed deliveries survive in the queue.
@@ -204,6 +211,9 @@ func (w *worker) runSource() error {
 		if w.stopped() {
 			return errStopped
 		}
+		if err := w.pausePoint(); err != nil { // a bundle boundary (snapshot.go)
+			return err
+		}
 		draining := w.job.draining.Load()
 		var recs []connector.Record
 		eof := false
@@ -238,6 +248,7 @@ func (w *worker) runSource() error {
 				case <-w.job.ctx.Done():
 					return errStopped
 				case <-w.job.drainCh:
+				case <-w.wake: // a pause request (snapshot.go)
 				case <-timeout:
 				case <-earlyTick:
 					earlyTick = clock.After(time.Duration(w.job.plan.Options.EmitEarly) * time.Microsecond)
@@ -253,6 +264,9 @@ func (w *worker) runSource() error {
 		}
 		for i := range recs {
 			r := &recs[i]
+			if w.dedup.sourceSeen(r.Offset) {
+				continue // replayed: consumed by an earlier bundle
+			}
 			if r.Err != nil {
 				w.deadLetter(r.Offset, r.Raw, r.Err)
 				continue
@@ -317,6 +331,9 @@ func (w *worker) runKeyed() error {
 		if w.stopped() {
 			return errStopped
 		}
+		if err := w.pausePoint(); err != nil { // a bundle boundary (snapshot.go)
+			return err
+		}
 		// Read the upstream watermark and completion BEFORE taking the
 		// inbox: everything produced before they were published is in it.
 		upWM, upNatural, upDone := int64(maxWM), int64(maxWM), true
@@ -331,6 +348,7 @@ func (w *worker) runKeyed() error {
 				upDone = false
 			}
 		}
+		w.dedup.observe()
 		items := w.inbox.take()
 		ticked := false
 		if len(items) == 0 && upWM <= w.inWM && !upDone {
@@ -350,8 +368,15 @@ func (w *worker) runKeyed() error {
 			return err
 		}
 		for _, d := range items {
+			if dup, err := w.dedup.admit(d.key); err != nil {
+				return err
+			} else if dup {
+				w.batch.Delete(d.key) // consumed before: acknowledge again
+				continue
+			}
+			process := w.entry(d) // join.go: the input d came from
 			for _, row := range d.rows {
-				if err := w.ops[0].process(row); err != nil {
+				if err := process(row); err != nil {
 					return err
 				}
 			}
@@ -379,6 +404,7 @@ func (w *worker) runKeyed() error {
 		}
 		finished := upDone && w.inWM == maxWM
 		w.meta.Done = finished
+		w.dedup.endBundle()
 		if err := w.commit(w.inWM, w.inNatural); err != nil {
 			return err
 		}
@@ -442,8 +468,15 @@ func (w *worker) commit(wm, natural int64) error {
 	w.meta.LateDropped += w.bundleLate
 	w.meta.BadRecords += w.bundleBad
 	w.batch.Set(workerMetaKey(ns, w.st.plan.ID, w.idx), w.meta.encode())
+	hooks := w.job.x.cfg.hooks
+	if hooks != nil && hooks.beforeCommit != nil {
+		hooks.beforeCommit(w, w.batch)
+	}
 	if err := w.job.x.cfg.Store.Commit(w.batch); err != nil {
-		return err
+		return w.commitFailed(err)
+	}
+	if hooks != nil && hooks.afterCommit != nil {
+		hooks.afterCommit(w, w.batch)
 	}
 	w.batch.Reset()
 	w.appendSeq = w.meta.Seq << 20
@@ -451,6 +484,12 @@ func (w *worker) commit(wm, natural int64) error {
 	for _, d := range deliveries {
 		w.st.down.workers[rangeIndexOf(d.key)].inbox.put(d)
 	}
+	if hooks != nil && hooks.redeliver != nil {
+		for _, d := range hooks.redeliver(w, deliveries) {
+			w.st.down.workers[rangeIndexOf(d.key)].inbox.put(d)
+		}
+	}
+	w.pubSeq.Store(w.meta.Seq)
 	if w.st.source != nil {
 		w.job.eventsIn.Add(w.bundleIn)
 	}
@@ -465,14 +504,24 @@ func (w *worker) commit(wm, natural int64) error {
 		w.st.down.wakeWorkers()
 	}
 	w.job.notifyProgress()
-	hooks := w.afterCommit
+	after := w.afterCommit
 	w.afterCommit = nil
-	for _, h := range hooks {
+	for _, h := range after {
 		if err := h(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// commitFailed reports a bundle commit that did not reach the store (disk
+// full, I/O error): the job stops; nothing of the bundle is visible or
+// acknowledged, and a restart resumes from the last commit. The SQLSTATE of
+// the storage error (53100, 58030) is kept.
+func (w *worker) commitFailed(err error) error {
+	pe := pgerr.Wrap(err)
+	return pgerr.New(pe.Code, "job %s: committing a bundle of stage %s (worker %d) failed; the job stopped at its last commit and resumes from there after a restart: %s",
+		w.job.meta.Name, w.st.plan.Name, w.idx, pe.Message)
 }
 
 // rangeIndexOf extracts the destination range from a queue key.

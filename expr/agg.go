@@ -26,11 +26,11 @@ var aggAliases = map[string]string{
 var aggNames = map[string]bool{
 	"count": true, "sum": true, "avg": true, "min": true, "max": true,
 	"stddev_pop": true, "stddev_samp": true, "var_pop": true, "var_samp": true,
-	"bool_and": true, "bool_or": true,
+	"bool_and": true, "bool_or": true, "string_agg": true, "array_agg": true,
 }
 
 func canonicalAgg(fn string) string {
-	name := strings.ToLower(strings.TrimSpace(fn))
+	name := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(fn)), "pg_catalog.")
 	if a, ok := aggAliases[name]; ok {
 		return a
 	}
@@ -39,6 +39,40 @@ func canonicalAgg(fn string) string {
 
 // IsAggregate reports whether fn (any case) names an aggregate function.
 func IsAggregate(fn string) bool { return aggNames[canonicalAgg(fn)] }
+
+// ResolveAggArgs types an aggregate call with its arguments as written
+// (none for count(*)): string_agg(value, delimiter) takes a constant
+// delimiter (kept in AggFunc.Delim); the others take one argument (see
+// ResolveAgg).
+func ResolveAggArgs(fn string, args []Expr, distinct bool) (*AggFunc, error) {
+	name := canonicalAgg(fn)
+	if name == "string_agg" {
+		if len(args) != 2 {
+			return nil, errNoFunction(name, argTypes(args))
+		}
+		d, err := coerce(args[1], datum.TypeText)
+		if err != nil {
+			return nil, err
+		}
+		k, ok := Fold(d).(*Const)
+		if !ok || (!k.Val.IsNull() && k.Val.Kind() != datum.KindString) {
+			return nil, pgerr.New(pgerr.FeatureNotSupported, "the delimiter of string_agg must be a constant")
+		}
+		a, err := ResolveAgg(name, args[0], distinct)
+		if err != nil {
+			return nil, err
+		}
+		a.Delim = k.Val.Str()
+		return a, nil
+	}
+	switch len(args) {
+	case 0:
+		return ResolveAgg(name, nil, distinct)
+	case 1:
+		return ResolveAgg(name, args[0], distinct)
+	}
+	return nil, errNoFunction(name, argTypes(args))
+}
 
 // ResolveAgg types an aggregate call. arg is nil for count(*). Errors:
 // 42883 for an unknown aggregate or an argument type it does not take,
@@ -116,6 +150,21 @@ func ResolveAgg(fn string, arg Expr, distinct bool) (*AggFunc, error) {
 			return noFunc()
 		}
 		return mk(arg, datum.TypeFloat8)
+	case "string_agg":
+		if t != datum.TypeUnknown && !isStringType(t) && t != datum.TypeBytea {
+			return noFunc()
+		}
+		a, err := coerce(arg, datum.TypeText)
+		if err != nil {
+			return nil, err
+		}
+		return mk(a, datum.TypeText)
+	case "array_agg":
+		a, err := coerce(arg, typeAny)
+		if err != nil {
+			return nil, err
+		}
+		return mk(a, datum.TypeText)
 	case "bool_and", "bool_or":
 		if t == datum.TypeUnknown {
 			a, err := coerce(arg, datum.TypeBool)
@@ -172,13 +221,17 @@ const (
 	aggStddevSamp
 	aggBoolAnd
 	aggBoolOr
+	aggStringAgg
+	aggArrayAgg
 )
 
 // aggKernel is how one AggFunc accumulates.
 type aggKernel struct {
 	op       aggOp
 	distinct bool
-	numeric  bool // NUMERIC input: sum and avg are normalized like NUMERIC arithmetic
+	numeric  bool       // NUMERIC input: sum and avg are normalized like NUMERIC arithmetic
+	delim    string     // string_agg's delimiter
+	elem     datum.Type // array_agg's element type
 }
 
 func newKernel(a *AggFunc) aggKernel {
@@ -225,6 +278,10 @@ func newKernel(a *AggFunc) aggKernel {
 		op = aggBoolAnd
 	case "bool_or":
 		op = aggBoolOr
+	case "string_agg":
+		op = aggStringAgg
+	case "array_agg":
+		op = aggArrayAgg
 	default:
 		panic("expr: unknown aggregate " + a.Fn)
 	}
@@ -233,7 +290,7 @@ func newKernel(a *AggFunc) aggKernel {
 	case aggCountStar, aggMin, aggMax, aggBoolAnd, aggBoolOr:
 		distinct = false // DISTINCT does not change these
 	}
-	return aggKernel{op: op, distinct: distinct, numeric: t == datum.TypeNumeric}
+	return aggKernel{op: op, distinct: distinct, numeric: t == datum.TypeNumeric, delim: a.Delim, elem: t}
 }
 
 // accSlot is the state of one aggregate in one group. Fields by op:
@@ -262,7 +319,16 @@ func neumaier(sum, comp *float64, x float64) {
 
 func (k aggKernel) add(s *accSlot, v datum.Datum) error {
 	if v.IsNull() {
+		if k.op == aggArrayAgg && !k.distinct {
+			// array_agg keeps NULLs.
+			return k.addArrayElem(s, "NULL")
+		}
 		return nil
+	}
+	if k.op == aggArrayAgg && !k.distinct {
+		var b strings.Builder
+		writeArrayElem(&b, elemText(v, k.elem))
+		return k.addArrayElem(s, b.String())
 	}
 	if k.distinct {
 		v = normalizeDistinct(v)
@@ -271,7 +337,7 @@ func (k aggKernel) add(s *accSlot, v datum.Datum) error {
 		if _, dup := s.set[string(key)]; dup {
 			return nil
 		}
-		if err := addValue(k.op, s, v); err != nil {
+		if err := addValue(k, s, v); err != nil {
 			return err
 		}
 		if s.set == nil {
@@ -280,7 +346,19 @@ func (k aggKernel) add(s *accSlot, v datum.Datum) error {
 		s.set[string(key)] = struct{}{}
 		return nil
 	}
-	return addValue(k.op, s, v)
+	return addValue(k, s, v)
+}
+
+// addArrayElem appends an element's text to array_agg's state: the
+// elements so far, comma-separated, in s.d.
+func (k aggKernel) addArrayElem(s *accSlot, text string) error {
+	if s.n == 0 {
+		s.d = datum.NewString(text)
+	} else {
+		s.d = datum.NewString(s.d.Str() + "," + text)
+	}
+	s.n++
+	return nil
 }
 
 // normalizeDistinct maps values that are equal in SQL to one encoding.
@@ -305,8 +383,8 @@ func normalizeDistinct(v datum.Datum) datum.Datum {
 	return v
 }
 
-func addValue(op aggOp, s *accSlot, v datum.Datum) error {
-	switch op {
+func addValue(k aggKernel, s *accSlot, v datum.Datum) error {
+	switch k.op {
 	case aggCountStar, aggCount:
 	case aggSumInt:
 		r, ovf := addOverflows(s.i, v.Int())
@@ -351,6 +429,23 @@ func addValue(op aggOp, s *accSlot, v datum.Datum) error {
 		if v.Bool() {
 			s.i = 1
 		}
+	case aggStringAgg:
+		// The delimiter goes before every value but the first; it is kept
+		// in s.d, with the text so far.
+		if s.n == 0 {
+			s.d = datum.NewString(v.Str())
+		} else {
+			s.d = datum.NewString(s.d.Str() + k.delim + v.Str())
+		}
+	case aggArrayAgg:
+		// DISTINCT array_agg (non-DISTINCT ones go through addArrayElem).
+		var b strings.Builder
+		writeArrayElem(&b, elemText(v, k.elem))
+		if s.n == 0 {
+			s.d = datum.NewString(b.String())
+		} else {
+			s.d = datum.NewString(s.d.Str() + "," + b.String())
+		}
 	}
 	s.n++
 	return nil
@@ -366,7 +461,7 @@ func (k aggKernel) merge(s, o *accSlot) error {
 			if err != nil {
 				return err
 			}
-			if err := addValue(k.op, s, v); err != nil {
+			if err := addValue(k, s, v); err != nil {
 				return err
 			}
 			if s.set == nil {
@@ -418,6 +513,10 @@ func (k aggKernel) merge(s, o *accSlot) error {
 		s.i &= o.i
 	case aggBoolOr:
 		s.i |= o.i
+	case aggStringAgg:
+		s.d = datum.NewString(s.d.Str() + k.delim + o.d.Str())
+	case aggArrayAgg:
+		s.d = datum.NewString(s.d.Str() + "," + o.d.Str())
 	}
 	s.n += o.n
 	return nil
@@ -475,6 +574,10 @@ func (k aggKernel) result(s *accSlot) datum.Datum {
 		return datum.NewFloat(v)
 	case aggBoolAnd, aggBoolOr:
 		return datum.NewBool(s.i != 0)
+	case aggStringAgg:
+		return s.d
+	case aggArrayAgg:
+		return datum.NewString("{" + s.d.Str() + "}")
 	}
 	return datum.Null
 }
@@ -509,7 +612,7 @@ func (k aggKernel) appendState(b []byte, s *accSlot) []byte {
 	case aggSumFloat, aggAvgFloat, aggVarPop, aggVarSamp, aggStddevPop, aggStddevSamp:
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.f))
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.c))
-	case aggSumInterval, aggAvgInterval, aggMin, aggMax:
+	case aggSumInterval, aggAvgInterval, aggMin, aggMax, aggStringAgg, aggArrayAgg:
 		b = datum.AppendValue(b, s.d)
 	case aggBoolAnd, aggBoolOr:
 		b = append(b, byte(s.i))
@@ -565,7 +668,7 @@ func (k aggKernel) decodeState(b []byte, s *accSlot) ([]byte, error) {
 		s.f = math.Float64frombits(binary.LittleEndian.Uint64(b))
 		s.c = math.Float64frombits(binary.LittleEndian.Uint64(b[8:]))
 		b = b[16:]
-	case aggSumInterval, aggAvgInterval, aggMin, aggMax:
+	case aggSumInterval, aggAvgInterval, aggMin, aggMax, aggStringAgg, aggArrayAgg:
 		d, rest, err := datum.DecodeValue(b)
 		if err != nil {
 			return nil, errCorruptState()

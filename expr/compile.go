@@ -23,6 +23,10 @@ type Env struct {
 	// Funcs resolves calls that carry no registry entry (trees built by
 	// hand or rebuilt from a plan). Nil means Builtins().
 	Funcs *Registry
+	// Settings reads the session's settings, for functions whose result
+	// depends on the session (Overload.EvalSettings: current_user reads
+	// session_authorization). Nil: there are none.
+	Settings func(name string) (string, bool)
 }
 
 // Compile compiles a resolved expression. It constant-folds first. A call
@@ -137,6 +141,8 @@ func (c *compiler) compile(e Expr) (Evaluator, error) {
 			return constEval(datum.Null), nil
 		}
 		return c.compileCall(x)
+	case *Apply:
+		return c.compileApply(x)
 	case *AggFunc:
 		return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed here: %s", x)
 	case nil:
@@ -209,6 +215,9 @@ func boolToEval(b boolEval) Evaluator {
 }
 
 func (c *compiler) compileCall(x *Call) (Evaluator, error) {
+	if isBitOp(x.Fn, len(x.Args)) {
+		return c.compileBitwise(x)
+	}
 	if isBoolOp(x.Fn) {
 		b, err := c.compileBool(x)
 		if err != nil {
@@ -1031,6 +1040,23 @@ func (c *compiler) compileFunc(x *Call) (Evaluator, error) {
 			}
 			return f(x, y, z)
 		}, nil
+	case ov.EvalSettings != nil:
+		f := ov.EvalSettings
+		settings := func(string) (string, bool) { return "", false }
+		if c.env != nil && c.env.Settings != nil {
+			settings = c.env.Settings
+		}
+		return func(row datum.Row) (datum.Datum, error) {
+			args := make([]datum.Datum, len(evs))
+			for i, ev := range evs {
+				v, err := ev(row)
+				if err != nil || (strict && v.IsNull()) {
+					return datum.Null, err
+				}
+				args[i] = v
+			}
+			return f(settings, args)
+		}, nil
 	case ov.Eval != nil:
 		f := ov.Eval
 		return func(row datum.Row) (datum.Datum, error) {
@@ -1046,4 +1072,26 @@ func (c *compiler) compileFunc(x *Call) (Evaluator, error) {
 		}, nil
 	}
 	return nil, pgerr.New(pgerr.InternalError, "expr: function %s has no implementation for %d arguments", x.Fn, len(evs))
+}
+
+func (c *compiler) compileApply(x *Apply) (Evaluator, error) {
+	if x.Fn == nil {
+		return nil, pgerr.New(pgerr.InternalError, "expr: %s has no function", x.Name)
+	}
+	evs, err := c.compileAll(x.Args)
+	if err != nil {
+		return nil, err
+	}
+	f := x.Fn
+	return func(row datum.Row) (datum.Datum, error) {
+		args := make([]datum.Datum, len(evs))
+		for i, ev := range evs {
+			v, err := ev(row)
+			if err != nil {
+				return datum.Null, err
+			}
+			args[i] = v
+		}
+		return f(args)
+	}, nil
 }

@@ -154,7 +154,85 @@ func buildOperators() map[string][]Overload {
 	for _, op := range []string{opRegex, opNotRegex, opRegexI, opNotRegexI} {
 		ov(op, text, text, datum.TypeBool)
 	}
+	// Bitwise operators on integers: & | # (xor) << >> and unary ~.
+	for _, t := range []datum.Type{datum.TypeInt2, datum.TypeInt4, datum.TypeInt8} {
+		for _, op := range bitOps {
+			ov(op, t, t, t)
+		}
+		m[opRegex] = append(m[opRegex], Overload{Args: []datum.Type{t}, Result: t})
+	}
 	return m
+}
+
+// bitOps are the binary bitwise operators; unary ~ is opRegex with one
+// argument.
+var bitOps = []string{"&", "|", "#", "<<", ">>"}
+
+func isBitOp(fn string, nargs int) bool {
+	if fn == opRegex {
+		return nargs == 1
+	}
+	for _, op := range bitOps {
+		if op == fn {
+			return nargs == 2
+		}
+	}
+	return false
+}
+
+// compileBitwise compiles the integer bitwise operators.
+func (c *compiler) compileBitwise(x *Call) (Evaluator, error) {
+	evs, err := c.compileAll(x.Args)
+	if err != nil {
+		return nil, err
+	}
+	wrap := func(v int64) int64 {
+		// Shifts wrap within the type, as in PostgreSQL.
+		switch x.Typ {
+		case datum.TypeInt2:
+			return int64(int16(v))
+		case datum.TypeInt4:
+			return int64(int32(v))
+		}
+		return v
+	}
+	if len(evs) == 1 {
+		a := evs[0]
+		return func(row datum.Row) (datum.Datum, error) {
+			v, err := a(row)
+			if err != nil || v.IsNull() {
+				return v, err
+			}
+			return datum.NewInt(wrap(^v.Int())), nil
+		}, nil
+	}
+	a, b := evs[0], evs[1]
+	fn := x.Fn
+	return func(row datum.Row) (datum.Datum, error) {
+		l, err := a(row)
+		if err != nil || l.IsNull() {
+			return datum.Null, err
+		}
+		r, err := b(row)
+		if err != nil || r.IsNull() {
+			return datum.Null, err
+		}
+		x, y := l.Int(), r.Int()
+		var v int64
+		switch fn {
+		case "&":
+			v = x & y
+		case "|":
+			v = x | y
+		case "#":
+			v = x ^ y
+		case "<<":
+			v = wrap(x << (uint64(y) & 63))
+		case ">>":
+			v = x >> (uint64(y) & 63)
+		}
+		return datum.NewInt(v), nil
+	}, nil
 }
 
 // isOperator reports whether op (canonical) is an operator rather than a

@@ -47,14 +47,20 @@ func (e *Case) String() string {
 	return b.String()
 }
 
+func (e *Apply) String() string { return e.Name + "(" + joinExprs(e.Args) + ")" }
+
 func (e *AggFunc) String() string {
 	if e.Arg == nil {
 		return e.Fn + "(*)"
 	}
-	if e.Distinct {
-		return e.Fn + "(DISTINCT " + e.Arg.String() + ")"
+	arg := e.Arg.String()
+	if e.Fn == "string_agg" {
+		arg += ", " + quoteString(e.Delim)
 	}
-	return e.Fn + "(" + e.Arg.String() + ")"
+	if e.Distinct {
+		return e.Fn + "(DISTINCT " + arg + ")"
+	}
+	return e.Fn + "(" + arg + ")"
 }
 
 // infixOps print as (a OP b).
@@ -65,6 +71,7 @@ var infixOps = map[string]string{
 	opLike: "LIKE", opNotLike: "NOT LIKE", opILike: "ILIKE", opNotILike: "NOT ILIKE",
 	opRegex: "~", opNotRegex: "!~", opRegexI: "~*", opNotRegexI: "!~*",
 	opIsDistinct: "IS DISTINCT FROM", opIsNotDistinct: "IS NOT DISTINCT FROM",
+	"&": "&", "|": "|", "#": "#", "<<": "<<", ">>": ">>",
 }
 
 // postfixOps print as (a OP).
@@ -81,6 +88,14 @@ func (e *Call) String() string {
 	if sym, ok := infixOps[e.Fn]; ok && len(args) == 3 && strings.HasSuffix(sym, "LIKE") {
 		return "(" + args[0].String() + " " + sym + " " + args[1].String() + " ESCAPE " + args[2].String() + ")"
 	}
+	if op, all, ok := splitArrayOp(e.Fn); ok && len(args) == 2 {
+		q := " ANY ("
+		if all {
+			q = " ALL ("
+		}
+		sym := infixOps[op]
+		return "(" + args[0].String() + " " + sym + q + args[1].String() + "))"
+	}
 	if sym, ok := postfixOps[e.Fn]; ok && len(args) == 1 {
 		return "(" + args[0].String() + " " + sym + ")"
 	}
@@ -93,6 +108,10 @@ func (e *Call) String() string {
 		if len(args) == 1 {
 			return "(- " + args[0].String() + ")"
 		}
+	case opRegex:
+		if len(args) == 1 {
+			return "(~ " + args[0].String() + ")"
+		}
 	case opIn, opNotIn:
 		if len(args) >= 1 {
 			kw := " IN ("
@@ -100,6 +119,10 @@ func (e *Call) String() string {
 				kw = " NOT IN ("
 			}
 			return "(" + args[0].String() + kw + joinExprs(args[1:]) + "))"
+		}
+	case "array_element":
+		if len(args) == 2 {
+			return args[0].String() + "[" + args[1].String() + "]"
 		}
 	case "extract":
 		if k, ok := args0Const(args); ok && len(args) == 2 {

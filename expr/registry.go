@@ -21,6 +21,8 @@ type FuncDef struct {
 	// reading session state that can change between executions).
 	Volatile bool
 
+	session bool                                         // some overload has EvalSettings
+	keep    bool                                         // never folded: the call itself carries information (ARRAY[...]: its element type)
 	name    string                                       // canonical name, used as Call.Fn
 	check   func(name string, args []Expr) (Expr, error) // polymorphic typing (replaces Overloads)
 	compile func(c *compiler, call *Call) (Evaluator, error)
@@ -39,6 +41,12 @@ type Overload struct {
 	// Eval computes the result from argument values of the parameter
 	// types. It must be safe for concurrent use.
 	Eval func(args []datum.Datum) (datum.Datum, error)
+	// EvalSettings, instead of Eval, computes a result that depends on the
+	// session as well: settings reads the session's settings (Env.Settings
+	// of the compilation; without one it finds nothing). current_user reads
+	// session_authorization this way. Calls of such functions are never
+	// constant-folded, so a plan bound once serves every session.
+	EvalSettings func(settings func(name string) (string, bool), args []datum.Datum) (datum.Datum, error)
 
 	// Builtin implementations: fixed-arity forms avoid building an argument
 	// slice per row; spec specializes on constant arguments at compile time
@@ -99,7 +107,7 @@ func (r *Registry) Clone() *Registry {
 }
 
 // Register adds (or replaces, shadowing a builtin) the function name. Every
-// overload must have Eval. Register panics on Builtins() (clone it first)
+// overload must have Eval (or EvalSettings). Register panics on Builtins() (clone it first)
 // and on a malformed definition: both are programming errors.
 func (r *Registry) Register(name string, def FuncDef) {
 	if r.frozen {
@@ -111,8 +119,11 @@ func (r *Registry) Register(name string, def FuncDef) {
 	}
 	d := &FuncDef{Volatile: def.Volatile, name: name}
 	for _, o := range def.Overloads {
-		if o.Eval == nil {
+		if o.Eval == nil && o.EvalSettings == nil {
 			panic(fmt.Sprintf("expr: Register(%q): overload without Eval", name))
+		}
+		if o.EvalSettings != nil {
+			d.session = true
 		}
 		if o.Variadic && len(o.Args) == 0 {
 			panic(fmt.Sprintf("expr: Register(%q): variadic overload without arguments", name))
@@ -178,6 +189,8 @@ func buildBuiltins() *Registry {
 	add(mathBuiltins())
 	add(timeBuiltins())
 	add(condBuiltins())
+	add(arrayBuiltins())
+	add(jsonBuiltins())
 	for alias, canon := range builtinAliases {
 		d, ok := r.funcs[canon]
 		if !ok {

@@ -73,6 +73,19 @@ type Cast struct {
 	To  datum.Type
 }
 
+// Apply is a value computed by a Go function of its arguments' values
+// (NULL arguments included). The batch evaluator builds it for what only it
+// can compute, such as a correlated subquery run once per row of the
+// enclosing query; the binder never does. It is never constant-folded.
+type Apply struct {
+	Name string // for printing
+	Args []Expr
+	Typ  datum.Type
+	Fn   func(args []datum.Datum) (datum.Datum, error)
+}
+
+func (e *Apply) Type() datum.Type { return e.Typ }
+
 func (e *Col) Type() datum.Type   { return e.Typ }
 func (e *Const) Type() datum.Type { return e.Typ }
 func (e *Param) Type() datum.Type { return e.Typ }
@@ -86,10 +99,12 @@ func (e *AggFunc) Type() datum.Type { return e.Typ }
 
 // AggFunc is one aggregate call in a GROUP BY: count(*), count(x),
 // count(DISTINCT x), sum, avg, min, max, stddev_pop, stddev_samp, var_pop,
-// var_samp, bool_and, bool_or. Arg is nil for count(*).
+// var_samp, bool_and, bool_or, string_agg, array_agg (an array is TEXT; see
+// arrays.go). Arg is nil for count(*).
 type AggFunc struct {
 	Fn       string
 	Arg      Expr
 	Distinct bool
 	Typ      datum.Type // result type
+	Delim    string     // string_agg's delimiter (a constant)
 }

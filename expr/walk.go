@@ -32,6 +32,10 @@ func Walk(e Expr, f func(Expr) bool) {
 		if x.Arg != nil {
 			Walk(x.Arg, f)
 		}
+	case *Apply:
+		for _, a := range x.Args {
+			Walk(a, f)
+		}
 	}
 }
 
@@ -53,6 +57,23 @@ func Transform(e Expr, f func(Expr) (Expr, bool)) Expr {
 func transformChildren(e Expr, g func(Expr) Expr) Expr {
 	switch x := e.(type) {
 	case *Call:
+		var args []Expr
+		for i, a := range x.Args {
+			na := g(a)
+			if na != a && args == nil {
+				args = make([]Expr, len(x.Args))
+				copy(args, x.Args[:i])
+			}
+			if args != nil {
+				args[i] = na
+			}
+		}
+		if args != nil {
+			c := *x
+			c.Args = args
+			return &c
+		}
+	case *Apply:
 		var args []Expr
 		for i, a := range x.Args {
 			na := g(a)
@@ -239,7 +260,7 @@ func volatile(x *Call) bool {
 	if def == nil {
 		def = builtinRegistry.funcs[x.Fn]
 	}
-	return def == nil || def.Volatile
+	return def == nil || def.Volatile || def.session || def.keep
 }
 
 func constBoolValue(e Expr) (v, null, ok bool) {

@@ -8,6 +8,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/engine"
 	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/pgerr"
 )
 
 // VersionString is what version() returns (SQLAlchemy parses the
@@ -143,10 +144,10 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 			}
 			return datum.NewString("{public}"), nil
 		}, tBool)),
-		"current_user":      def(false, ov(tText, constText(UserName))),
-		"session_user":      def(false, ov(tText, constText(UserName))),
-		"current_role":      def(false, ov(tText, constText(UserName))),
-		"user":              def(false, ov(tText, constText(UserName))),
+		"current_user":      def(false, sessionUser),
+		"session_user":      def(false, sessionUser),
+		"current_role":      def(false, sessionUser),
+		"user":              def(false, sessionUser),
 		"pg_backend_pid":    def(false, ov(tInt4, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(int64(os.Getpid())), nil })),
 		"pg_is_in_recovery": def(false, ov(tBool, constBool(false))),
 		"pg_postmaster_start_time": def(false, ov(tTS, func([]datum.Datum) (datum.Datum, error) {
@@ -235,43 +236,20 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 		"pg_database_size": def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tText),
 			ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
 		"current_setting": def(false,
-			ov(tText, func(args []datum.Datum) (datum.Datum, error) { return currentSetting(args[0].Str(), false) }, tText),
-			ov(tText, func(args []datum.Datum) (datum.Datum, error) { return currentSetting(args[0].Str(), args[1].Bool()) }, tText, tBool)),
+			expr.Overload{Args: []datum.Type{tText}, Result: tText,
+				EvalSettings: func(s func(string) (string, bool), args []datum.Datum) (datum.Datum, error) {
+					return currentSetting(s, args[0].Str(), false)
+				}},
+			expr.Overload{Args: []datum.Type{tText, tBool}, Result: tText,
+				EvalSettings: func(s func(string) (string, bool), args []datum.Datum) (datum.Datum, error) {
+					return currentSetting(s, args[0].Str(), args[1].Bool())
+				}}),
 		"quote_ident": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
 			return datum.NewString(quoteIdent(args[0].Str())), nil
 		}, tText)),
 		"quote_literal": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
 			return datum.NewString(quoteLiteral(args[0].Format())), nil
 		}, tText)),
-		"array_to_string": def(false,
-			ov(tText, func(args []datum.Datum) (datum.Datum, error) {
-				return datum.NewString(arrayToString(args[0].Str(), args[1].Str(), nil)), nil
-			}, tText, tText),
-			calledOnNull(ov(tText, func(args []datum.Datum) (datum.Datum, error) {
-				if args[0].IsNull() || args[1].IsNull() {
-					return datum.Null, nil
-				}
-				var null *string
-				if !args[2].IsNull() {
-					s := args[2].Str()
-					null = &s
-				}
-				return datum.NewString(arrayToString(args[0].Str(), args[1].Str(), null)), nil
-			}, tText, tText, tText))),
-		"array_upper": def(false, ov(tInt4, func(args []datum.Datum) (datum.Datum, error) {
-			n := len(parseArray(args[0].Str()))
-			if n == 0 || args[1].Int() != 1 {
-				return datum.Null, nil
-			}
-			return datum.NewInt(int64(n)), nil
-		}, tText, tInt4)),
-		"array_length": def(false, ov(tInt4, func(args []datum.Datum) (datum.Datum, error) {
-			n := len(parseArray(args[0].Str()))
-			if n == 0 || args[1].Int() != 1 {
-				return datum.Null, nil
-			}
-			return datum.NewInt(int64(n)), nil
-		}, tText, tInt4)),
 		"to_regclass": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
 			if r := snap().find(args[0].Str()); r != nil {
 				return datum.NewInt(int64(r.oid)), nil
@@ -291,20 +269,64 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 			return datum.Null, nil
 		}, tText)),
 		"to_regnamespace": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
-			switch strings.Trim(strings.ToLower(args[0].Str()), `"`) {
-			case "pg_catalog":
-				return datum.NewInt(oidPGCatalog), nil
-			case "public":
-				return datum.NewInt(oidPublic), nil
-			case "information_schema":
-				return datum.NewInt(oidInformationSchema), nil
-			case "pg_toast":
-				return datum.NewInt(oidPGToast), nil
+			if oid := namespaceOID(args[0].Str()); oid != 0 {
+				return datum.NewInt(int64(oid)), nil
 			}
 			return datum.Null, nil
 		}, tText)),
-		// The reverse direction: an OID as the name regclass/regtype print.
-		"weir_regclass_name": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+		// 'name'::regclass and friends (the binder calls these for casts of
+		// text to the OID alias types), and the reverse for ::regclass::text.
+		"regclassin": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
+			name := args[0].Str()
+			if oid, ok := numericOID(name); ok {
+				return datum.NewInt(oid), nil
+			}
+			if r := snap().find(name); r != nil {
+				return datum.NewInt(int64(r.oid)), nil
+			}
+			return datum.Null, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", name)
+		}, tText)),
+		"regtypein": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
+			name := args[0].Str()
+			if oid, ok := numericOID(name); ok {
+				return datum.NewInt(oid), nil
+			}
+			if t := typeByName(strings.Trim(name, `"`)); t != nil {
+				return datum.NewInt(int64(t.oid)), nil
+			}
+			return datum.Null, pgerr.New(pgerr.UndefinedObject, "type %q does not exist", name)
+		}, tText)),
+		"regprocin": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
+			name := args[0].Str()
+			if oid, ok := numericOID(name); ok {
+				return datum.NewInt(oid), nil
+			}
+			if p := procByName(name); p != nil {
+				return datum.NewInt(int64(p.oid)), nil
+			}
+			return datum.Null, pgerr.New(pgerr.UndefinedFunction, "function %q does not exist", name)
+		}, tText)),
+		"regnamespacein": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
+			name := args[0].Str()
+			if oid, ok := numericOID(name); ok {
+				return datum.NewInt(oid), nil
+			}
+			if oid := namespaceOID(name); oid != 0 {
+				return datum.NewInt(int64(oid)), nil
+			}
+			return datum.Null, pgerr.New("3F000", "schema %q does not exist", name)
+		}, tText)),
+		"regrolein": def(false, ov(tOID, func(args []datum.Datum) (datum.Datum, error) {
+			name := args[0].Str()
+			if oid, ok := numericOID(name); ok {
+				return datum.NewInt(oid), nil
+			}
+			if strings.Trim(name, `"`) == UserName {
+				return datum.NewInt(oidOwner), nil
+			}
+			return datum.Null, pgerr.New(pgerr.UndefinedObject, "role %q does not exist", name)
+		}, tText)),
+		"regclassout": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
 			if r := snap().byOID[oidArg(args[0])]; r != nil {
 				if r.schema == "public" || r.schema == "pg_catalog" {
 					return datum.NewString(quoteIdent(r.name)), nil
@@ -313,9 +335,32 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 			}
 			return datum.NewString(itoa(int64(oidArg(args[0])))), nil
 		}, tOID)),
-		"weir_regtype_name": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+		"regtypeout": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
 			if t := typeByOID[oidArg(args[0])]; t != nil {
 				return datum.NewString(t.sqlName), nil
+			}
+			return datum.NewString(itoa(int64(oidArg(args[0])))), nil
+		}, tOID)),
+		"regprocout": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			for _, p := range procs {
+				if p.oid == oidArg(args[0]) {
+					return datum.NewString(p.name), nil
+				}
+			}
+			if oidArg(args[0]) == 0 {
+				return datum.NewString("-"), nil
+			}
+			return datum.NewString(itoa(int64(oidArg(args[0])))), nil
+		}, tOID)),
+		"regnamespaceout": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			if n := namespaceName(oidArg(args[0])); n != "" {
+				return datum.NewString(n), nil
+			}
+			return datum.NewString(itoa(int64(oidArg(args[0])))), nil
+		}, tOID)),
+		"regroleout": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			if oidArg(args[0]) == oidOwner {
+				return datum.NewString(UserName), nil
 			}
 			return datum.NewString(itoa(int64(oidArg(args[0])))), nil
 		}, tOID)),
@@ -330,7 +375,64 @@ func nullIfEmptyDatum(s string) datum.Datum {
 	return datum.NewString(s)
 }
 
-func currentSetting(name string, missingOK bool) (datum.Datum, error) {
+// sessionUser is current_user and friends: the session's login user (the
+// server keeps it as the setting session_authorization), else the one
+// role.
+var sessionUser = expr.Overload{Result: datum.TypeText,
+	EvalSettings: func(s func(string) (string, bool), _ []datum.Datum) (datum.Datum, error) {
+		if u, ok := s("session_authorization"); ok && u != "" {
+			return datum.NewString(u), nil
+		}
+		return datum.NewString(UserName), nil
+	}}
+
+// numericOID reads an OID written as a number ('16384'::regclass).
+func numericOID(s string) (int64, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, false
+	}
+	var v int64
+	for _, c := range s {
+		if c < '0' || c > '9' || v > 1<<32 {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
+// namespaceOID returns the OID of a schema by name (0 if none).
+func namespaceOID(name string) uint32 {
+	switch strings.Trim(strings.ToLower(strings.TrimSpace(name)), `"`) {
+	case "pg_catalog":
+		return oidPGCatalog
+	case "public":
+		return oidPublic
+	case "information_schema":
+		return oidInformationSchema
+	case "pg_toast":
+		return oidPGToast
+	}
+	return 0
+}
+
+// namespaceName returns a schema's name by OID ("" if none).
+func namespaceName(oid uint32) string {
+	for _, n := range []string{"pg_catalog", "public", "information_schema", "pg_toast"} {
+		if namespaceOID(n) == oid {
+			return n
+		}
+	}
+	return ""
+}
+
+// currentSetting is current_setting(name): the session's value, else the
+// server's.
+func currentSetting(session func(string) (string, bool), name string, missingOK bool) (datum.Datum, error) {
+	if v, ok := session(strings.ToLower(name)); ok {
+		return datum.NewString(v), nil
+	}
 	if v, ok := settingValue(name); ok {
 		return datum.NewString(v), nil
 	}
@@ -399,60 +501,4 @@ func quoteLiteral(s string) string {
 		return "E'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", "''") + "'"
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
-// parseArray reads a one-dimensional array literal ("{a,b,"c d"}"); Weir
-// carries arrays as their text form.
-func parseArray(s string) []*string {
-	s = strings.TrimSpace(s)
-	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
-		return nil
-	}
-	body := s[1 : len(s)-1]
-	if body == "" {
-		return nil
-	}
-	var out []*string
-	var cur strings.Builder
-	quoted, wasQuoted := false, false
-	flush := func() {
-		v := cur.String()
-		if !wasQuoted && strings.EqualFold(v, "NULL") {
-			out = append(out, nil)
-		} else {
-			out = append(out, &v)
-		}
-		cur.Reset()
-		wasQuoted = false
-	}
-	for i := 0; i < len(body); i++ {
-		c := body[i]
-		switch {
-		case c == '\\' && i+1 < len(body):
-			i++
-			cur.WriteByte(body[i])
-		case c == '"':
-			quoted = !quoted
-			wasQuoted = true
-		case c == ',' && !quoted:
-			flush()
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	flush()
-	return out
-}
-
-func arrayToString(arr, sep string, null *string) string {
-	var parts []string
-	for _, v := range parseArray(arr) {
-		switch {
-		case v != nil:
-			parts = append(parts, *v)
-		case null != nil:
-			parts = append(parts, *null)
-		}
-	}
-	return strings.Join(parts, sep)
 }

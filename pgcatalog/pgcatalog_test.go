@@ -106,14 +106,7 @@ func TestFormatType(t *testing.T) {
 	}
 }
 
-func TestArrays(t *testing.T) {
-	n := "-"
-	if got := arrayToString(`{a,"b,c",NULL,"NULL"}`, "|", &n); got != "a|b,c|-|NULL" {
-		t.Errorf("got %q", got)
-	}
-	if got := arrayToString(`{}`, ",", nil); got != "" {
-		t.Errorf("got %q", got)
-	}
+func TestNames(t *testing.T) {
 	if s, n := splitQualified(`Public."My Tab"`); s != "public" || n != "My Tab" {
 		t.Errorf("got %q %q", s, n)
 	}

@@ -32,7 +32,7 @@ func BindQueryWith(r Resolver, q sql.Query, opts BindOptions) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return textOutputs(n), nil
+	return textOutputs(optimizeBatch(n)), nil
 }
 
 // textOutputs gives a query's untyped output columns (SELECT 'x', SELECT
@@ -64,9 +64,14 @@ func BindStatementWith(r Resolver, stmt sql.Statement, opts BindOptions) (Node, 
 		if err != nil {
 			return nil, err
 		}
-		return textOutputs(n), nil
+		return textOutputs(optimizeBatch(n)), nil
 	case *sql.Insert:
-		return b.bindInsert(s, false)
+		ins, err := b.bindInsert(s, false)
+		if err != nil {
+			return nil, err
+		}
+		ins.Input = optimizeBatch(ins.Input)
+		return ins, nil
 	case *sql.Update:
 		return b.bindUpdate(s)
 	case *sql.Delete:
@@ -82,6 +87,12 @@ type binder struct {
 	params []datum.Type
 	// ctes is the stack of WITH clauses in scope, innermost last.
 	ctes []map[string]Node
+	// frames are the subqueries being bound, innermost last (correlation).
+	frames []*corrFrame
+	// composites records the record-valued output columns of bound
+	// queries (a set-returning function's record in a select list), for
+	// (x).field on a derived table's column.
+	composites map[Node]map[int][]Column
 }
 
 func newBinder(r Resolver, opts BindOptions) *binder {
@@ -141,11 +152,13 @@ func (b *binder) pushCTEs(ctes []sql.CTE, outer *scope) (func(), error) {
 			pop()
 			return nil, err
 		}
-		if n, err = renameColumns(n, c.Name, c.Columns); err != nil {
+		renamed, err := renameColumns(n, c.Name, c.Columns)
+		if err != nil {
 			pop()
 			return nil, err
 		}
-		frame[c.Name] = n
+		b.carryComposites(n, renamed)
+		frame[c.Name] = renamed
 	}
 	return pop, nil
 }
@@ -218,24 +231,54 @@ func (b *binder) bindSelect(sel *sql.Select, outer *scope) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	aggregates := needsAggregate(sel, items)
+
+	// Set-returning functions in the select list run over the FROM
+	// clause's rows, in a SetFunc node whose columns the select list reads.
+	var srf *srfBinder
+	if hasSetFuncs(items, sel.OrderBy) {
+		if aggregates {
+			return nil, errAt(sel.Pos, pgerr.FeatureNotSupported,
+				"set-returning functions are not supported in the select list of an aggregated query")
+		}
+		if node, sc, srf, err = b.bindSetFuncs(node, sc, items, sel.OrderBy); err != nil {
+			return nil, err
+		}
+	}
 
 	// The select list, HAVING and ORDER BY are bound over either the FROM
 	// scope or, when the query aggregates, the Aggregate's output.
 	proj := &exprCtx{b: b, sc: sc, clause: "SELECT"}
+	if srf != nil {
+		base := proj
+		proj.hook = func(e sql.Expr) (expr.Expr, bool, error) { return srf.hook(base, e) }
+	}
+	orderCtx := proj
 	var agg *aggBinder
-	if needsAggregate(sel, items) {
+	if aggregates {
 		if agg, err = newAggBinder(b, node, sc, sel, items); err != nil {
 			return nil, err
 		}
 		proj = agg.ctx("SELECT", true)
+		orderCtx = agg.ctx("ORDER BY", false)
+	}
+	// Window functions are computed over the rows the select list sees.
+	var win *winBinder
+	if hasWindowFuncs(items, sel.OrderBy) {
+		win = &winBinder{b: b}
+		proj, orderCtx = win.wrap(proj), win.wrap(orderCtx)
 	}
 	exprs := make([]expr.Expr, len(items))
 	cols := make(Schema, len(items))
+	composites := map[int][]Column{}
 	for i, it := range items {
 		if exprs[i], err = proj.bind(it.e); err != nil {
 			return nil, err
 		}
 		cols[i] = Column{Name: it.name, Type: exprs[i].Type()}
+		if f := srf.fields(it.e); f != nil {
+			composites[i] = f
+		}
 	}
 	// ORDER BY: output columns by name or ordinal, else expressions over
 	// the input, added as hidden columns when not in the select list. All
@@ -249,11 +292,7 @@ func (b *binder) bindSelect(sel *sql.Select, outer *scope) (Node, error) {
 			return nil, err
 		}
 		if col < 0 {
-			ctx := proj
-			if agg != nil {
-				ctx = agg.ctx("ORDER BY", false)
-			}
-			e, err := ctx.bind(o.Expr)
+			e, err := orderCtx.bind(o.Expr)
 			if err != nil {
 				return nil, err
 			}
@@ -288,6 +327,9 @@ func (b *binder) bindSelect(sel *sql.Select, outer *scope) (Node, error) {
 			node = &Filter{Input: node, Pred: having}
 		}
 	}
+	if win != nil {
+		node = win.finish(node)
+	}
 	in := node.Schema()
 	for i := range cols {
 		cols[i].NotNull = isNotNull(exprs[i], in)
@@ -307,6 +349,7 @@ func (b *binder) bindSelect(sel *sql.Select, outer *scope) (Node, error) {
 	if len(exprs) > visible {
 		node = trimColumns(node, visible)
 	}
+	b.setComposites(node, composites)
 	return node, nil
 }
 
@@ -469,9 +512,22 @@ func outputName(e sql.Expr, sc *scope) string {
 		}
 	case *sql.CaseExpr:
 		return "case"
+	case *sql.FieldSelect:
+		return e.Field
+	case *sql.Subscript:
+		return outputName(e.X, sc)
+	case *sql.ArrayExpr:
+		return "array"
 	case *sql.SubqueryExpr:
 		if e.Exists {
 			return "exists"
+		}
+		// (SELECT x ...) is named after x, as in PostgreSQL.
+		if sel, ok := e.Query.(*sql.Select); ok && e.X == nil && len(sel.Items) == 1 && !sel.Items[0].Star {
+			if sel.Items[0].Alias != "" {
+				return sel.Items[0].Alias
+			}
+			return outputName(sel.Items[0].Expr, &scope{})
 		}
 	}
 	return "?column?"
@@ -556,6 +612,18 @@ func (b *binder) bindFrom(items []sql.TableExpr, outer *scope) (Node, *scope, er
 	var node Node
 	var sc *scope
 	for _, it := range items {
+		if tf, ok := it.(*sql.TableFunc); ok && node != nil {
+			// A function after other FROM items may read them (LATERAL).
+			n, s, err := b.bindTableFunc(tf, node, &scope{cols: sc.cols, outer: outer}, outer)
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := checkDuplicateAliases(sc, &scope{cols: s.cols[len(sc.cols):]}, it); err != nil {
+				return nil, nil, err
+			}
+			node, sc = n, s
+			continue
+		}
 		n, s, err := b.bindTableExpr(it, outer)
 		if err != nil {
 			return nil, nil, err
@@ -603,6 +671,8 @@ func tablePos(t sql.TableExpr) sql.Pos {
 		return t.Pos
 	case *sql.Subquery:
 		return t.Pos
+	case *sql.TableFunc:
+		return t.Pos
 	}
 	return sql.Pos{}
 }
@@ -620,10 +690,14 @@ func (b *binder) bindTableExpr(te sql.TableExpr, outer *scope) (Node, *scope, er
 		if err != nil {
 			return nil, nil, err
 		}
-		if n, err = renameColumns(n, t.Alias, t.Columns); err != nil {
+		renamed, err := renameColumns(n, t.Alias, t.Columns)
+		if err != nil {
 			return nil, nil, positioned(err, t.Pos)
 		}
-		return n, schemaScope(t.Alias, n.Schema()), nil
+		b.carryComposites(n, renamed)
+		return renamed, b.nodeScope(t.Alias, renamed), nil
+	case *sql.TableFunc:
+		return b.bindTableFunc(t, nil, nil, outer)
 	}
 	return nil, nil, pgerr.New(pgerr.InternalError, "planner: unexpected FROM item %T", te)
 }
@@ -635,7 +709,7 @@ func (b *binder) bindTableName(t *sql.TableName) (Node, *scope, error) {
 	}
 	if t.Schema == "" {
 		if n, ok := b.lookupCTE(t.Name); ok {
-			return n, schemaScope(qual, n.Schema()), nil
+			return n, b.nodeScope(qual, n), nil
 		}
 	}
 	rel, err := b.lookupRelation(t.Schema, t.Name, t.Pos)

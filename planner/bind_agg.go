@@ -273,7 +273,7 @@ func (a *aggBinder) ctx(clause string, pane bool) *exprCtx {
 }
 
 func (a *aggBinder) hook(c *exprCtx, e sql.Expr, pane bool) (expr.Expr, bool, error) {
-	if f, ok := e.(*sql.FuncCall); ok {
+	if f, ok := e.(*sql.FuncCall); ok && f.Over == nil {
 		switch {
 		case expr.IsAggregate(f.Name):
 			r, err := a.bindAggCall(f)
@@ -302,6 +302,18 @@ func (a *aggBinder) hook(c *exprCtx, e sql.Expr, pane bool) (expr.Expr, bool, er
 	if len(colsUsed(bound)) == 0 {
 		return bound, true, nil
 	}
+	if hasCorrelatedSubquery(bound) {
+		// A subquery reading the row: over the Aggregate's output, the
+		// columns it reads must be group keys.
+		mapped, err := mapCols(bound, func(col *expr.Col) (expr.Expr, error) {
+			if i, ok := a.groupKeys[exprKey(col)]; ok {
+				return a.groupCol(i), nil
+			}
+			return nil, errAt(e.ExprPos(), pgerr.GroupingError,
+				"subquery uses ungrouped column %q from outer query", col.Name)
+		})
+		return mapped, true, err
+	}
 	switch x := e.(type) {
 	case *sql.ColumnRef:
 		return nil, true, errAt(x.Pos, pgerr.GroupingError,
@@ -315,7 +327,19 @@ func (a *aggBinder) hook(c *exprCtx, e sql.Expr, pane bool) (expr.Expr, bool, er
 
 func isAggregateContextFunc(e sql.Expr) bool {
 	f, ok := e.(*sql.FuncCall)
-	return ok && (expr.IsAggregate(f.Name) || windowBoundFuncs[f.Name] || paneFuncs[f.Name])
+	return ok && f.Over == nil && (expr.IsAggregate(f.Name) || windowBoundFuncs[f.Name] || paneFuncs[f.Name])
+}
+
+// hasCorrelatedSubquery reports whether e holds a subquery that reads the
+// row e is evaluated on.
+func hasCorrelatedSubquery(e expr.Expr) bool {
+	found := false
+	walkExpr(e, func(x expr.Expr) {
+		if s, ok := x.(*Subquery); ok && len(s.Outer) > 0 {
+			found = true
+		}
+	})
+	return found
 }
 
 func (a *aggBinder) groupCol(i int) *expr.Col {
@@ -332,16 +356,19 @@ func (a *aggBinder) bindAggCall(f *sql.FuncCall) (expr.Expr, error) {
 	}
 	ctx := &exprCtx{b: a.b, sc: a.in, clause: "aggregate function calls"}
 	var arg expr.Expr
+	var extra []expr.Expr // string_agg's delimiter
+	name := strings.TrimPrefix(f.Name, "pg_catalog.")
 	switch {
 	case f.Star:
-		if f.Name != "count" {
+		if name != "count" {
 			return nil, errAt(f.Pos, pgerr.UndefinedFunction, "function %s(*) does not exist", f.Name)
 		}
-	case len(f.Args) == 1:
-		var err error
-		if arg, err = ctx.bind(f.Args[0]); err != nil {
+	case len(f.Args) == 1, len(f.Args) == 2 && name == "string_agg":
+		args, err := ctx.bindList(f.Args)
+		if err != nil {
 			return nil, err
 		}
+		arg, extra = args[0], args[1:]
 	default:
 		return nil, errAt(f.Pos, pgerr.UndefinedFunction, "function %s with %d arguments does not exist", f.Name, len(f.Args))
 	}
@@ -360,11 +387,15 @@ func (a *aggBinder) bindAggCall(f *sql.FuncCall) (expr.Expr, error) {
 			return nil, positioned(err, f.Pos)
 		}
 	}
-	agg, err := expr.ResolveAgg(f.Name, arg, f.Distinct)
+	var args []expr.Expr
+	if arg != nil {
+		args = append([]expr.Expr{arg}, extra...)
+	}
+	agg, err := expr.ResolveAggArgs(f.Name, args, f.Distinct)
 	if err != nil {
 		return nil, positioned(err, f.Pos)
 	}
-	k := agg.Fn + "|" + boolKey(agg.Distinct) + "|"
+	k := agg.Fn + "|" + boolKey(agg.Distinct) + "|" + agg.Delim + "|"
 	if agg.Arg != nil {
 		k += exprKey(agg.Arg)
 	}

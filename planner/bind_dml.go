@@ -183,6 +183,11 @@ func (b *binder) bindInsert(ins *sql.Insert, forJob bool) (*Insert, error) {
 			return nil, err
 		}
 	}
+	if forJob {
+		if err := checkJobNodes(input); err != nil {
+			return nil, positioned(err, ins.TablePos)
+		}
+	}
 	in := input.Schema()
 	posOf := func(i int) sql.Pos {
 		if i < len(itemPos) {
@@ -218,6 +223,23 @@ func (b *binder) bindInsert(ins *sql.Insert, forJob bool) (*Insert, error) {
 		exprs[i] = &expr.Const{Val: datum.Null, Typ: c.Type}
 	}
 	return &Insert{Target: t, Input: &Project{Input: input, Exprs: exprs, Cols: catalogSchema(t.Columns)}}, nil
+}
+
+// checkJobNodes rejects what only batch queries support: window functions
+// and set-returning functions.
+func checkJobNodes(n Node) error {
+	switch n.(type) {
+	case *Window:
+		return pgerr.New(pgerr.FeatureNotSupported, "window functions (OVER) are not supported in jobs; use GROUP BY with TUMBLE or HOP for event-time windows")
+	case *SetFunc:
+		return pgerr.New(pgerr.FeatureNotSupported, "set-returning functions are not supported in jobs")
+	}
+	for _, in := range n.Inputs() {
+		if err := checkJobNodes(in); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func checkInsertTarget(t *catalog.Relation, forJob bool, pos sql.Pos) error {

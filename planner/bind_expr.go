@@ -60,7 +60,14 @@ func (c *exprCtx) call(fn string, args ...expr.Expr) (expr.Expr, error) {
 func (c *exprCtx) bindNode(e sql.Expr) (expr.Expr, error) {
 	switch e := e.(type) {
 	case *sql.ColumnRef:
-		return c.sc.resolve(e)
+		col, depth, err := c.sc.lookup(e)
+		if err != nil {
+			return nil, err
+		}
+		if depth > 0 {
+			return c.b.outerRef(depth, col, e)
+		}
+		return col, nil
 	case *colIdxRef:
 		col := c.sc.cols[e.idx]
 		return &expr.Col{Idx: e.idx, Typ: col.typ, Name: col.name}, nil
@@ -69,6 +76,9 @@ func (c *exprCtx) bindNode(e sql.Expr) (expr.Expr, error) {
 	case *sql.Param:
 		return &expr.Param{Index: e.N, Typ: c.b.paramType(e.N)}, nil
 	case *sql.BinaryExpr:
+		if op, q, ok := arrayOp(e.Op); ok {
+			return c.bindArrayOp(op, q, e)
+		}
 		l, err := c.bind(e.L)
 		if err != nil {
 			return nil, err
@@ -130,11 +140,7 @@ func (c *exprCtx) bindNode(e sql.Expr) (expr.Expr, error) {
 		}
 		return expr.ResolveCase(operand, whens, els)
 	case *sql.CastExpr:
-		x, err := c.bind(e.X)
-		if err != nil {
-			return nil, err
-		}
-		return expr.ResolveCast(x, e.Type)
+		return c.bindCast(e)
 	case *sql.InList:
 		args := make([]sql.Expr, 0, len(e.List)+1)
 		args = append(append(args, e.X), e.List...)
@@ -182,9 +188,23 @@ func (c *exprCtx) bindNode(e sql.Expr) (expr.Expr, error) {
 	case *sql.SubqueryExpr:
 		return c.bindSubquery(e)
 	case *sql.ArrayExpr:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "arrays are not supported")
+		elems, err := c.bindList(e.Elems)
+		if err != nil {
+			return nil, err
+		}
+		return c.call("array", elems...)
 	case *sql.Subscript:
-		return nil, pgerr.New(pgerr.FeatureNotSupported, "array subscripts are not supported")
+		x, err := c.bind(e.X)
+		if err != nil {
+			return nil, err
+		}
+		idx, err := c.bind(e.Index)
+		if err != nil {
+			return nil, err
+		}
+		return c.call("array_element", x, idx)
+	case *sql.FieldSelect:
+		return c.bindFieldSelect(e)
 	}
 	return nil, pgerr.New(pgerr.InternalError, "planner: unexpected expression %T", e)
 }
@@ -199,6 +219,16 @@ var (
 func (c *exprCtx) bindFunc(e *sql.FuncCall) (expr.Expr, error) {
 	// pg_catalog.lower is lower: builtins live in pg_catalog.
 	name := strings.TrimPrefix(e.Name, "pg_catalog.")
+	switch {
+	case e.Over != nil:
+		return nil, pgerr.New("42P20", "window functions are not allowed in %s", c.clause)
+	case name == "array" && len(e.Args) == 1:
+		if sq, ok := e.Args[0].(*sql.SubqueryExpr); ok && sq.X == nil && !sq.Exists {
+			return c.bindSubqueryKind(sq, true)
+		}
+	case expr.IsSetFunc(name):
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "set-returning functions are not allowed in %s", c.clause)
+	}
 	switch {
 	case expr.IsAggregate(name):
 		return nil, pgerr.New(pgerr.GroupingError, "aggregate functions are not allowed in %s", c.clause)
@@ -287,6 +317,8 @@ func astChildren(e sql.Expr) []sql.Expr {
 		add(e.Elems...)
 	case *sql.Subscript:
 		add(e.X, e.Index)
+	case *sql.FieldSelect:
+		add(e.X)
 	}
 	return out
 }
@@ -309,7 +341,173 @@ func findAST(e sql.Expr, pred func(sql.Expr) bool) sql.Expr {
 
 func isAggCall(e sql.Expr) bool {
 	f, ok := e.(*sql.FuncCall)
-	return ok && expr.IsAggregate(f.Name)
+	return ok && f.Over == nil && expr.IsAggregate(f.Name)
+}
+
+// isWindowCall reports a window function call, f(...) OVER (...).
+func isWindowCall(e sql.Expr) bool {
+	f, ok := e.(*sql.FuncCall)
+	return ok && f.Over != nil
+}
+
+// isSetFuncCall reports a call of a set-returning function.
+func isSetFuncCall(e sql.Expr) bool {
+	f, ok := e.(*sql.FuncCall)
+	return ok && f.Over == nil && expr.IsSetFunc(f.Name)
+}
+
+// arrayOp splits "= ANY" into the operator ("=") and the quantifier
+// ("any" or "all").
+func arrayOp(op string) (string, string, bool) {
+	o := strings.ToLower(strings.Join(strings.Fields(op), " "))
+	var q string
+	switch {
+	case strings.HasSuffix(o, " any"), strings.HasSuffix(o, " some"):
+		q = "any"
+	case strings.HasSuffix(o, " all"):
+		q = "all"
+	default:
+		return "", "", false
+	}
+	o = strings.TrimSpace(o[:strings.LastIndexByte(o, ' ')])
+	switch o {
+	case "!=":
+		o = "<>"
+	case "~~":
+		o = "like"
+	case "!~~":
+		o = "not like"
+	case "~~*":
+		o = "ilike"
+	case "!~~*":
+		o = "not ilike"
+	}
+	return o, q, true
+}
+
+// bindArrayOp binds x op ANY/ALL (array) and x op ANY/ALL (SELECT ...)
+// (the subquery's values become an array).
+func (c *exprCtx) bindArrayOp(op, q string, e *sql.BinaryExpr) (expr.Expr, error) {
+	l, err := c.bind(e.L)
+	if err != nil {
+		return nil, err
+	}
+	var r expr.Expr
+	if sq, ok := e.R.(*sql.SubqueryExpr); ok && sq.X == nil && !sq.Exists {
+		if r, err = c.bindSubqueryKind(sq, true); err != nil {
+			return nil, err
+		}
+	} else if r, err = c.bind(e.R); err != nil {
+		return nil, err
+	}
+	if !expr.IsArrayOp(op + " " + q) {
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "operator %s is not supported with %s (array)", op, strings.ToUpper(q))
+	}
+	return c.call(op+" "+q, l, r)
+}
+
+// regTypes are PostgreSQL's OID alias types, by the function that reads a
+// name as one (pgcatalog registers them).
+var regTypes = map[string]string{
+	"regclass": "regclass", "regtype": "regtype", "regproc": "regproc", "regprocedure": "regproc",
+	"regnamespace": "regnamespace", "regrole": "regrole",
+}
+
+// regTypeName returns the OID alias type (regclass, ...) a cast's type
+// name names, or "".
+func regTypeName(typeName string) string {
+	t := strings.ToLower(strings.TrimSpace(typeName))
+	t = strings.TrimPrefix(t, "pg_catalog.")
+	t = strings.Trim(t, `"`)
+	return regTypes[t]
+}
+
+// funcDef looks a function up in the binder's registry.
+func (c *exprCtx) funcDef(name string) bool {
+	if c.b.funcs == nil {
+		_, ok := expr.Builtins().Lookup(name)
+		return ok
+	}
+	_, ok := c.b.funcs.Lookup(name)
+	return ok
+}
+
+// bindCast binds CAST(x AS t) and x::t. The OID alias types read names:
+// 'pg_class'::regclass is the relation's OID, through regclassin (and
+// regtypein, regprocin, regnamespacein, regrolein) when the function
+// registry has it; x::regclass::text prints the name (regclassout).
+func (c *exprCtx) bindCast(e *sql.CastExpr) (expr.Expr, error) {
+	if reg := regTypeName(e.TypeName); reg != "" {
+		x, err := c.bind(e.X)
+		if err != nil {
+			return nil, err
+		}
+		if t := x.Type(); (t == datum.TypeUnknown || t.Kind() == datum.KindString) && c.funcDef(reg+"in") {
+			return c.call(reg+"in", x)
+		}
+		return expr.ResolveCast(x, e.Type)
+	}
+	if inner, ok := e.X.(*sql.CastExpr); ok && e.Type.Kind() == datum.KindString {
+		if reg := regTypeName(inner.TypeName); reg != "" && c.funcDef(reg+"out") {
+			x, err := c.bind(inner)
+			if err != nil {
+				return nil, err
+			}
+			name, err := c.call(reg+"out", x)
+			if err != nil {
+				return nil, err
+			}
+			return expr.ResolveCast(name, e.Type)
+		}
+	}
+	x, err := c.bind(e.X)
+	if err != nil {
+		return nil, err
+	}
+	return expr.ResolveCast(x, e.Type)
+}
+
+// bindFieldSelect binds (x).field where x is a record-valued column (a
+// set-returning function's record in a derived table's select list).
+// (f(...)).field of a set-returning function call in a select list is
+// handled with the select list (bind_srf.go).
+func (c *exprCtx) bindFieldSelect(e *sql.FieldSelect) (expr.Expr, error) {
+	ref, ok := e.X.(*sql.ColumnRef)
+	if !ok {
+		if isSetFuncCall(e.X) {
+			return nil, pgerr.New(pgerr.FeatureNotSupported, "set-returning functions are not allowed in %s", c.clause)
+		}
+		return nil, pgerr.New(pgerr.FeatureNotSupported, "field selection (x).%s is supported only on a record-valued column", e.Field)
+	}
+	sc, ok := c.sc.lookupCol(ref)
+	if !ok || len(sc.fields) == 0 {
+		x, err := c.bind(ref)
+		if err != nil {
+			return nil, err
+		}
+		return nil, pgerr.New(pgerr.WrongObjectType, "column notation .%s applied to type %s, which is not a composite type", e.Field, pgTypeName(x.Type()))
+	}
+	idx := -1
+	for i, f := range sc.fields {
+		if f.Name == e.Field {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return nil, pgerr.New(pgerr.UndefinedColumn, "column %q not found in data type record", e.Field)
+	}
+	x, err := c.bind(ref)
+	if err != nil {
+		return nil, err
+	}
+	f, err := c.call("record_field", x, &expr.Const{Val: datum.NewInt(int64(idx + 1)), Typ: datum.TypeInt8})
+	if err != nil {
+		return nil, err
+	}
+	if t := sc.fields[idx].Type; t != datum.TypeUnknown {
+		return expr.ResolveCast(f, t)
+	}
+	return f, nil
 }
 
 // pgTypeName is a type's name as PostgreSQL spells it in messages.

@@ -55,6 +55,9 @@ func ExplainJob(p *JobPlan) string {
 			b.WriteString(indent + branch(j == len(lines)-1) + l + "\n")
 		}
 	}
+	for _, w := range p.Warnings {
+		b.WriteString("WARNING: " + w + "\n")
+	}
 	return b.String()
 }
 
@@ -147,8 +150,17 @@ func opDesc(op Op, in Schema) string {
 	case *WindowAssignOp:
 		return "WindowAssign " + windowString(o.Window, in)
 	case *WindowAggOp:
-		d := "WindowAgg " + windowString(o.Window, in) + aggRole(o.Partial, o.Merge)
+		w := windowString(o.Window, in)
+		if o.Prewindowed != 0 {
+			w = "by " + in[o.Window.TimeCol].Name + " of " + windowShape(o.Window)
+		}
+		d := "WindowAgg " + w + aggRole(o.Partial, o.Merge)
+		if o.Sliced {
+			d += " sliced"
+		}
 		return d + aggDetail(o.Stateful(), o.KeyCols, in, o.Aggs)
+	case *JoinOp, *LookupJoinOp, *UnionOp, *LateGateOp, *RetractAggOp:
+		return joinOpDesc(op, in)
 	case *AggOp:
 		d := "Agg" + aggRole(o.Partial, o.Merge)
 		return d + aggDetail(o.Stateful(), o.KeyCols, in, o.Aggs)
@@ -158,6 +170,9 @@ func opDesc(op Op, in Schema) string {
 		}
 		if len(o.PrimaryKey) == 0 {
 			return "Sink table " + o.Target + " append"
+		}
+		if o.Changelog {
+			return "Sink table " + o.Target + " upsert/delete " + keyList(o.PrimaryKey, o.Schema)
 		}
 		return "Sink table " + o.Target + " upsert " + keyList(o.PrimaryKey, o.Schema)
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/weir-sql/weir/catalog"
+	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/sql"
 )
@@ -178,6 +179,150 @@ type SetOp struct {
 	Cols        Schema
 }
 
+// SetFunc runs set-returning functions (generate_series, unnest, ...) over
+// each input row: per input row it emits one row per result row of the
+// functions, the input row's columns followed by every call's columns
+// (Calls[i].Cols, in order). Several calls run in lockstep, as in a
+// PostgreSQL select list: as many rows as the longest result, the shorter
+// ones padded with NULLs; an input row for which every call returns no
+// rows produces none. Arguments are expressions over the input row. In
+// FROM, the input is the FROM items before the function (a function in
+// FROM may read them, as PostgreSQL's are implicitly LATERAL) or a one-row
+// Values; in a select list, it is the FROM clause's rows.
+type SetFunc struct {
+	Input Node
+	Calls []*expr.SetCall
+	Cols  Schema
+}
+
+// Window computes window functions over its input: every input row, in
+// the order of the first function's partition and ordering, followed by
+// one column per function (Funcs[i]'s value for that row).
+type Window struct {
+	Input Node
+	Funcs []*WindowFunc
+	Cols  Schema
+}
+
+// WindowFunc is one call f(...) OVER (PARTITION BY ... ORDER BY ... frame).
+// The partition of a row is the input rows with equal PartitionBy values
+// (NULLs equal); within it rows are ordered by OrderBy, and rows equal on
+// OrderBy are peers. Expressions are over the input row.
+type WindowFunc struct {
+	// Fn is row_number, rank, dense_rank, percent_rank, cume_dist, ntile,
+	// lag, lead, first_value, last_value or nth_value; "" for an aggregate
+	// (Agg) computed over the frame.
+	Fn          string
+	Args        []expr.Expr
+	Agg         *expr.AggFunc
+	PartitionBy []expr.Expr
+	OrderBy     []WindowOrder
+	Frame       WindowFrame
+	Typ         datum.Type
+}
+
+// WindowOrder is one ORDER BY key of a window.
+type WindowOrder struct {
+	Expr       expr.Expr
+	Desc       bool
+	NullsFirst bool
+}
+
+// FrameBoundKind is where a window frame starts or ends.
+type FrameBoundKind uint8
+
+const (
+	UnboundedPreceding FrameBoundKind = iota + 1
+	OffsetPreceding                   // Offset rows before (ROWS only)
+	CurrentRow                        // the row (ROWS) or its first/last peer (RANGE)
+	OffsetFollowing                   // Offset rows after (ROWS only)
+	UnboundedFollowing
+)
+
+// FrameBound is one end of a window frame.
+type FrameBound struct {
+	Kind   FrameBoundKind
+	Offset int64
+}
+
+// WindowFrame is the frame aggregates and first_value/last_value/nth_value
+// see: PostgreSQL's default is RANGE BETWEEN UNBOUNDED PRECEDING AND
+// CURRENT ROW (the whole partition without ORDER BY, since all rows are
+// then peers).
+type WindowFrame struct {
+	Rows       bool // ROWS (else RANGE)
+	Start, End FrameBound
+}
+
+// DefaultFrame is RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW.
+var DefaultFrame = WindowFrame{Start: FrameBound{Kind: UnboundedPreceding}, End: FrameBound{Kind: CurrentRow}}
+
+// String prints a call: rank() OVER (PARTITION BY a ORDER BY b DESC).
+func (w *WindowFunc) String() string {
+	var b strings.Builder
+	if w.Agg != nil {
+		b.WriteString(aggString(w.Agg))
+	} else {
+		b.WriteString(w.Fn + "(" + exprList(w.Args) + ")")
+	}
+	b.WriteString(" OVER (")
+	sep := ""
+	if len(w.PartitionBy) > 0 {
+		b.WriteString("PARTITION BY " + exprList(w.PartitionBy))
+		sep = " "
+	}
+	if len(w.OrderBy) > 0 {
+		b.WriteString(sep + "ORDER BY ")
+		for i, o := range w.OrderBy {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(o.Expr.String())
+			if o.Desc {
+				b.WriteString(" DESC")
+			}
+			if o.NullsFirst != o.Desc {
+				if o.NullsFirst {
+					b.WriteString(" NULLS FIRST")
+				} else {
+					b.WriteString(" NULLS LAST")
+				}
+			}
+		}
+		sep = " "
+	}
+	if w.Frame != DefaultFrame {
+		b.WriteString(sep + w.Frame.String())
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// String prints a frame clause.
+func (f WindowFrame) String() string {
+	kw := "RANGE"
+	if f.Rows {
+		kw = "ROWS"
+	}
+	return kw + " BETWEEN " + f.Start.String() + " AND " + f.End.String()
+}
+
+func (b FrameBound) String() string {
+	switch b.Kind {
+	case UnboundedPreceding:
+		return "UNBOUNDED PRECEDING"
+	case OffsetPreceding:
+		return fmt.Sprintf("%d PRECEDING", b.Offset)
+	case CurrentRow:
+		return "CURRENT ROW"
+	case OffsetFollowing:
+		return fmt.Sprintf("%d FOLLOWING", b.Offset)
+	case UnboundedFollowing:
+		return "UNBOUNDED FOLLOWING"
+	}
+	return "?"
+}
+
 // Insert writes its input into Target. Input's rows have exactly Target's
 // columns, in order and of its types (missing columns are NULL).
 type Insert struct {
@@ -213,6 +358,8 @@ func (n *Sort) Schema() Schema         { return n.Input.Schema() }
 func (n *Limit) Schema() Schema        { return n.Input.Schema() }
 func (n *Distinct) Schema() Schema     { return n.Input.Schema() }
 func (n *SetOp) Schema() Schema        { return n.Cols }
+func (n *SetFunc) Schema() Schema      { return n.Cols }
+func (n *Window) Schema() Schema       { return n.Cols }
 func (n *Insert) Schema() Schema       { return nil }
 func (n *Update) Schema() Schema       { return nil }
 func (n *Delete) Schema() Schema       { return nil }
@@ -228,6 +375,8 @@ func (n *Sort) Inputs() []Node         { return []Node{n.Input} }
 func (n *Limit) Inputs() []Node        { return []Node{n.Input} }
 func (n *Distinct) Inputs() []Node     { return []Node{n.Input} }
 func (n *SetOp) Inputs() []Node        { return []Node{n.Left, n.Right} }
+func (n *SetFunc) Inputs() []Node      { return []Node{n.Input} }
+func (n *Window) Inputs() []Node       { return []Node{n.Input} }
 func (n *Insert) Inputs() []Node       { return []Node{n.Input} }
 func (n *Update) Inputs() []Node       { return []Node{n.Input} }
 func (n *Delete) Inputs() []Node       { return []Node{n.Input} }
@@ -327,6 +476,22 @@ func (n *SetOp) describe() string {
 	return s
 }
 
+func (n *SetFunc) describe() string {
+	parts := make([]string, len(n.Calls))
+	for i, c := range n.Calls {
+		parts[i] = c.String()
+	}
+	return "set-function " + strings.Join(parts, ", ")
+}
+
+func (n *Window) describe() string {
+	parts := make([]string, len(n.Funcs))
+	for i, f := range n.Funcs {
+		parts[i] = f.String()
+	}
+	return "window-function " + strings.Join(parts, ", ")
+}
+
 func (n *Insert) describe() string {
 	return fmt.Sprintf("insert into %s %s", n.Target.Kind, n.Target.Name)
 }
@@ -366,15 +531,7 @@ func aggList(aggs []*expr.AggFunc) string {
 }
 
 // aggString prints an aggregate call: count(*), sum(x), count(DISTINCT x).
-func aggString(a *expr.AggFunc) string {
-	if a.Arg == nil {
-		return a.Fn + "(*)"
-	}
-	if a.Distinct {
-		return a.Fn + "(DISTINCT " + a.Arg.String() + ")"
-	}
-	return a.Fn + "(" + a.Arg.String() + ")"
-}
+func aggString(a *expr.AggFunc) string { return a.String() }
 
 // windowString prints a window over the columns of in: TUMBLE(ts, 1m).
 func windowString(w WindowSpec, in Schema) string {

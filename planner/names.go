@@ -21,7 +21,11 @@ import (
 //	agg_<k1>_<k2>              a continuous aggregation (and DISTINCT)
 //	<name>.partial             the combiner half of a lifted aggregation
 //	sink_<target>              the write into the target
-//	s<N>.filter, s<N>.project, s<N>.window
+//	join_<k1>_<k2>             a join of two streams; keys are the equi-join
+//	                           key names of the left input, sorted, then the
+//	                           right's not among them, or "cross"
+//	lookup_<table>             a lookup join with a table (a side input)
+//	s<N>.filter, s<N>.project, s<N>.window, s<N>.gate, s<N>.union
 //	                           stateless operators of stage N, numbered
 //	                           per kind (s1.project_2): they keep no state,
 //	                           so their names need no stability
@@ -70,6 +74,10 @@ func assignNames(p *JobPlan, opts JobOptions, posOf func(key string) sql.Pos) er
 				kind = "project"
 			case *WindowAssignOp:
 				kind = "window"
+			case *LateGateOp:
+				kind = "gate"
+			case *UnionOp:
+				kind = "union"
 			case *WindowAggOp:
 				if o.Partial {
 					partials = append(partials, op)
@@ -159,8 +167,41 @@ func opBase(op Op) string {
 		return "agg_" + keyNames(o.KeyCols, o.Schema)
 	case *SinkOp:
 		return "sink_" + sanitizeName(o.Target)
+	case *JoinOp:
+		return "join_" + joinKeyNames(o)
+	case *LookupJoinOp:
+		return "lookup_" + sanitizeName(o.Table)
+	case *RetractAggOp:
+		return "agg_" + keyNames(o.KeyCols, o.Schema)
 	}
 	return "op"
+}
+
+// joinKeyNames names a join by its key columns: the left input's, sorted,
+// then the right input's that the left does not have.
+func joinKeyNames(o *JoinOp) string {
+	if len(o.Keys[0]) == 0 {
+		return "cross"
+	}
+	var left, right []string
+	seen := map[string]bool{}
+	for _, c := range o.Keys[0] {
+		n := sanitizeName(o.Schema[c].Name)
+		if !seen[n] {
+			seen[n] = true
+			left = append(left, n)
+		}
+	}
+	for _, c := range o.Keys[1] {
+		n := sanitizeName(o.Schema[o.Widths[0]+c].Name)
+		if !seen[n] {
+			seen[n] = true
+			right = append(right, n)
+		}
+	}
+	sort.Strings(left)
+	sort.Strings(right)
+	return strings.Join(append(left, right...), "_")
 }
 
 // keyNames joins the sorted names of an aggregation's group keys. For a
@@ -192,6 +233,16 @@ func opBaseOf(op Op) *OpBase {
 	case *AggOp:
 		return &o.OpBase
 	case *SinkOp:
+		return &o.OpBase
+	case *JoinOp:
+		return &o.OpBase
+	case *LookupJoinOp:
+		return &o.OpBase
+	case *UnionOp:
+		return &o.OpBase
+	case *LateGateOp:
+		return &o.OpBase
+	case *RetractAggOp:
 		return &o.OpBase
 	}
 	panic(fmt.Sprintf("planner: unknown op %T", op))

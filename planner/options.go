@@ -18,14 +18,14 @@ const NameOptionPrefix = "name."
 // jobOptionKeys are the options CREATE JOB ... WITH accepts (besides name.*).
 var jobOptionKeys = []string{
 	"allowed_lateness", "emit_early", "late_data", "max_workers", "min_workers",
-	"parallelism", "snapshot_every",
+	"parallelism", "snapshot_every", "snapshot_keep",
 }
 
 // ParseJobOptions validates CREATE JOB ... WITH options and fills defaults.
 // An unknown option, or a bad value, is 22023 naming it. Operator names
 // (name.*) are returned in Raw and applied by PlanJob.
 func ParseJobOptions(with []sql.Option) (JobOptions, error) {
-	o := JobOptions{MinWorkers: 1, MaxWorkers: runtime.NumCPU(), LateData: "drop", Raw: map[string]string{}}
+	o := JobOptions{MinWorkers: 1, MaxWorkers: runtime.NumCPU(), LateData: "drop", SnapshotKeep: 3, Raw: map[string]string{}}
 	minSet, maxSet := false, false
 	for _, opt := range with {
 		k, v := opt.Key, strings.TrimSpace(opt.Value)
@@ -59,6 +59,8 @@ func ParseJobOptions(with []sql.Option) (JobOptions, error) {
 			if err == nil && o.SnapshotEvery == 0 {
 				err = pgerr.New(pgerr.InvalidParameterValue, "job option snapshot_every must be positive")
 			}
+		case "snapshot_keep":
+			o.SnapshotKeep, err = positiveInt(k, v)
 		case "late_data":
 			switch strings.ToLower(v) {
 			case "drop":

@@ -29,6 +29,9 @@ type JobPlan struct {
 	SideInputs []string
 	// SQL is the job's INSERT statement text, as stored in the catalog.
 	SQL string
+	// Warnings are things the job does that are probably unintended (a
+	// join whose state grows without bound); EXPLAIN JOB prints them.
+	Warnings []string
 }
 
 // JobOptions are CREATE JOB ... WITH (...) options, parsed and defaulted.
@@ -39,6 +42,7 @@ type JobOptions struct {
 	AllowedLateness int64  // micros; 0 = none
 	EmitEarly       int64  // micros of processing time; 0 = off
 	SnapshotEvery   int64  // micros; 0 = off
+	SnapshotKeep    int    // scheduled snapshots kept (default 3)
 	LateData        string // "drop" (default) or "dead_letters"
 	// Raw holds every option as given (including ones the executor ignores).
 	Raw map[string]string
@@ -199,7 +203,29 @@ type WindowAggOp struct {
 	Aggs    []*expr.AggFunc
 	Partial bool
 	Merge   bool
+	// Prewindowed is set when the input rows are already windowed (the
+	// results of an upstream windowed aggregation, grouped again by their
+	// window): Window.TimeCol is then the input's window_start
+	// (PrewindowedStart) or window_end (PrewindowedEnd) column, and each row
+	// belongs to that one window. Zero for a window assigned from event time.
+	Prewindowed uint8
+	// Sliced (partial and merge alike) aggregates each row once, into the
+	// slice of its event time (the window slide; TUMBLE: the window), and a
+	// window's result combines its slices when it fires: a row costs one
+	// accumulator update whatever the number of windows it belongs to.
+	// The Partial's row then ends with one more column, the end of the
+	// first window its slice counts for (TIMESTAMP; later than the slice's
+	// first window when the rows were late for the earlier ones). Set when
+	// the job has neither allowed_lateness nor emit_early (a window then
+	// fires exactly one pane). The state is laid out per slice.
+	Sliced bool
 }
+
+// WindowAggOp.Prewindowed values.
+const (
+	PrewindowedStart = 1
+	PrewindowedEnd   = 2
+)
 
 func (o *WindowAggOp) Stateful() bool { return !o.Partial }
 
@@ -215,6 +241,11 @@ type AggOp struct {
 	Aggs    []*expr.AggFunc
 	Partial bool
 	Merge   bool
+	// Retract (merge or unlifted op only) makes the output an updating
+	// stream (physical_join.go): a changed group that had been emitted
+	// before first retracts its previous row. Set when the results feed
+	// another aggregation.
+	Retract bool
 }
 
 func (o *AggOp) Stateful() bool { return !o.Partial }
@@ -229,6 +260,10 @@ type SinkOp struct {
 	PrimaryKey []int             // column indexes into the input row (tables with a key)
 	Connector  string            // sinks: "blackhole", "stdout", "file"
 	Options    map[string]string // sinks: WITH options
+	// Changelog: the input is an updating stream whose last column is the
+	// op column (physical_join.go): retractions delete the row with their
+	// primary key from a keyed table and are not written elsewhere.
+	Changelog bool
 }
 
 // WindowAssignOp assigns each input row to the windows containing its

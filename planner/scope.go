@@ -34,14 +34,17 @@ type scopeCol struct {
 	name   string
 	typ    datum.Type
 	hidden bool // the right-hand copy of a USING/NATURAL column: only t.col finds it
+	// fields are the fields of a record-valued column (see
+	// binder.composites); nil for others.
+	fields []Column
 }
 
 // scope is the set of columns an expression can name: the output of a FROM
 // clause (or of the node below), indexes matching that node's schema.
 type scope struct {
 	cols []scopeCol
-	// outer is the enclosing query's scope, consulted only to tell a
-	// correlated reference (not supported) from a missing column.
+	// outer is the enclosing query's scope: a name not found here is
+	// looked up there (a correlated reference).
 	outer *scope
 }
 
@@ -62,8 +65,60 @@ func (s *scope) hasTable(t string) bool {
 	return false
 }
 
-// resolve finds the column ref names, with PostgreSQL's errors.
+// resolve finds the column ref names, with PostgreSQL's errors. A column
+// of an enclosing query is an error here (0A000): expressions that may be
+// correlated resolve through exprCtx, which turns such a reference into an
+// OuterRef.
 func (s *scope) resolve(ref *sql.ColumnRef) (*expr.Col, error) {
+	c, depth, err := s.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	if depth > 0 {
+		return nil, errAt(ref.Pos, pgerr.FeatureNotSupported,
+			"correlated subqueries are not supported here (column %s belongs to an enclosing query)", refString(ref))
+	}
+	return c, nil
+}
+
+// lookup finds the column ref names in s or, failing that, in the scopes
+// of enclosing queries: depth is 0 for s, 1 for the query directly
+// enclosing s's, and so on; the column's index is within that scope.
+func (s *scope) lookup(ref *sql.ColumnRef) (*expr.Col, int, error) {
+	c, err := s.resolveLocal(ref)
+	if err == nil {
+		return c, 0, nil
+	}
+	if code := pgerr.Code(err); code != pgerr.UndefinedColumn && code != pgerr.UndefinedTable {
+		return nil, 0, err
+	}
+	depth := 1
+	for o := s.outer; o != nil; o = o.outer {
+		oc, oerr := o.resolveLocal(ref)
+		if oerr == nil {
+			return oc, depth, nil
+		}
+		if code := pgerr.Code(oerr); code != pgerr.UndefinedColumn && code != pgerr.UndefinedTable {
+			return nil, 0, oerr
+		}
+		depth++
+	}
+	return nil, 0, err
+}
+
+// lookupCol returns the scope column ref names (here or in an enclosing
+// scope), if any.
+func (s *scope) lookupCol(ref *sql.ColumnRef) (scopeCol, bool) {
+	for o := s; o != nil; o = o.outer {
+		if c, err := o.resolveLocal(ref); err == nil {
+			return o.cols[c.Idx], true
+		}
+	}
+	return scopeCol{}, false
+}
+
+// resolveLocal finds the column ref names among s's own columns.
+func (s *scope) resolveLocal(ref *sql.ColumnRef) (*expr.Col, error) {
 	idx := -1
 	for i, c := range s.cols {
 		if c.name != ref.Name {
@@ -93,12 +148,6 @@ func (s *scope) resolve(ref *sql.ColumnRef) (*expr.Col, error) {
 		}
 		return &expr.Col{Idx: idx, Typ: c.typ, Name: name}, nil
 	}
-	for o := s.outer; o != nil; o = o.outer {
-		if _, err := o.resolve(ref); err == nil {
-			return nil, errAt(ref.Pos, pgerr.FeatureNotSupported,
-				"correlated subqueries are not supported (column %s belongs to an enclosing query)", refString(ref))
-		}
-	}
 	if ref.Table != "" {
 		if !s.hasTable(ref.Table) {
 			return nil, errAt(ref.Pos, pgerr.UndefinedTable, "missing FROM-clause entry for table %q", ref.Table)
@@ -106,6 +155,38 @@ func (s *scope) resolve(ref *sql.ColumnRef) (*expr.Col, error) {
 		return nil, errAt(ref.Pos, pgerr.UndefinedColumn, "column %s does not exist", refString(ref))
 	}
 	return nil, errAt(ref.Pos, pgerr.UndefinedColumn, "column %q does not exist", ref.Name)
+}
+
+// corrFrame is a subquery being bound: the scope it is nested in, and the
+// values of that scope's row its plan reads (Subquery.Outer).
+type corrFrame struct {
+	outer      *scope
+	cols       []expr.Expr
+	keys       map[string]int
+	correlated bool
+}
+
+// outerRef makes the reference to column c of the scope depth levels out
+// (see scope.lookup): it becomes an entry of the Outer list of the
+// subquery bound in that scope, and every subquery from there in is
+// correlated.
+func (b *binder) outerRef(depth int, c *expr.Col, ref *sql.ColumnRef) (expr.Expr, error) {
+	if depth > len(b.frames) {
+		return nil, errAt(ref.Pos, pgerr.FeatureNotSupported,
+			"correlated subqueries are not supported here (column %s belongs to an enclosing query)", refString(ref))
+	}
+	f := b.frames[len(b.frames)-depth]
+	k := exprKey(c)
+	i, ok := f.keys[k]
+	if !ok {
+		f.cols = append(f.cols, c)
+		i = len(f.cols) - 1
+		f.keys[k] = i
+	}
+	for _, g := range b.frames[len(b.frames)-depth:] {
+		g.correlated = true
+	}
+	return &OuterRef{Depth: depth, Idx: i, Typ: c.Typ, Name: c.Name}, nil
 }
 
 func refString(r *sql.ColumnRef) string {

@@ -73,15 +73,21 @@ const (
 // layout maps the columns of the logical node being compiled to the
 // physical row flowing between ops.
 type layout struct {
-	m      []int  // logical column -> physical column (or virtStart/virtEnd)
+	m      []int  // logical column -> physical column (or virtStart/virtEnd/pruned)
 	schema Schema // the physical row
 	// origin is, per physical column, the source column it passes through
 	// unchanged, or -1.
 	origin []int
+	// attr is, per physical column, what the column says about event time
+	// (stages_join.go).
+	attr []tattr
+	// changelog: the rows are an updating stream whose last physical column
+	// is the op column (physical_join.go); no logical column maps to it.
+	changelog bool
 }
 
 func identityLayout(s Schema, fromSource bool) *layout {
-	l := &layout{m: make([]int, len(s)), schema: s, origin: make([]int, len(s))}
+	l := &layout{m: make([]int, len(s)), schema: s, origin: make([]int, len(s)), attr: make([]tattr, len(s))}
 	for i := range s {
 		l.m[i] = i
 		l.origin[i] = -1
@@ -96,6 +102,9 @@ func identityLayout(s Schema, fromSource bool) *layout {
 func (l *layout) remap(e expr.Expr) (expr.Expr, error) {
 	return mapCols(e, func(c *expr.Col) (expr.Expr, error) {
 		p := l.m[c.Idx]
+		if p == pruned {
+			return nil, pgerr.New(pgerr.InternalError, "planner: column %s was pruned before its use", c.Name)
+		}
 		if p < 0 {
 			return nil, pgerr.New(pgerr.FeatureNotSupported,
 				"a job cannot use %s before its windowed aggregation", c.Name).
@@ -105,18 +114,23 @@ func (l *layout) remap(e expr.Expr) (expr.Expr, error) {
 	})
 }
 
+// jobPlanner compiles one branch of a job: the chain of operators that
+// produces one logical node's rows, appended to the stage it has reached.
+// A job reading one source is one branch; a join or UNION ALL compiles each
+// input as its own branch (sharing out and info) and continues in a new
+// stage that the branches feed (stages_join.go).
 type jobPlanner struct {
 	opts   JobOptions
 	pos    sql.Pos
 	out    *JobPlan
+	info   *jobInfo
 	stage  *Stage
-	src    *catalog.Source
+	src    *catalog.Source // the source the branch reads, while in its source stage
 	layout *layout
 	// window is the assignment the pending windowed aggregation consumes,
 	// and timeCol its time column in the physical row.
 	window  *WindowAssign
 	timeCol int
-	aggDone bool
 }
 
 func (p *jobPlanner) errorf(code, format string, args ...any) *pgerr.Error {
@@ -124,37 +138,16 @@ func (p *jobPlanner) errorf(code, format string, args ...any) *pgerr.Error {
 }
 
 func (p *jobPlanner) plan(ins *Insert) (*JobPlan, error) {
-	chain, scan, err := p.linearize(ins.Input)
+	if err := p.checkReads(ins.Input); err != nil {
+		return nil, err
+	}
+	p.out = &JobPlan{}
+	p.info = analyzeJob(ins.Input)
+	br, err := p.compile(ins.Input)
 	if err != nil {
 		return nil, err
 	}
-	p.src = scan.Rel.Source
-	spec, err := sourceSpec(scan.Rel.Source)
-	if err != nil {
-		return nil, err
-	}
-	p.stage = &Stage{ID: 0, Name: "s0", Source: spec, Parallelism: p.opts.Parallelism}
-	p.out = &JobPlan{Stages: []*Stage{p.stage}}
-	p.layout = identityLayout(spec.Schema, true)
-	for i, n := range chain {
-		var err error
-		switch x := n.(type) {
-		case *Filter:
-			err = p.filter(x)
-		case *Project:
-			err = p.project(x.Exprs, x.Cols)
-		case *WindowAssign:
-			err = p.windowAssign(x, chain[i+1:])
-		case *Aggregate:
-			err = p.aggregate(x)
-		case *Distinct:
-			err = p.distinct(x)
-		}
-		if err != nil {
-			return nil, positioned(err, p.pos)
-		}
-	}
-	if err := p.sink(ins.Target); err != nil {
+	if err := br.sink(ins.Target); err != nil {
 		return nil, err
 	}
 	for _, st := range p.out.Stages {
@@ -163,9 +156,9 @@ func (p *jobPlanner) plan(ins *Insert) (*JobPlan, error) {
 	return p.out, nil
 }
 
-// linearize checks the job's query is a chain of supported operators over
-// one source scan, and returns the chain bottom-up.
-func (p *jobPlanner) linearize(top Node) ([]Node, *Scan, error) {
+// checkReads checks what the job's query reads: at least one source, and
+// no system table.
+func (p *jobPlanner) checkReads(top Node) error {
 	var scans []*Scan
 	var visit func(Node)
 	visit = func(n Node) {
@@ -183,44 +176,122 @@ func (p *jobPlanner) linearize(top Node) ([]Node, *Scan, error) {
 		case catalog.RelSource:
 			sources++
 		case catalog.RelSystem:
-			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "a job cannot read system table %s", qualifiedName(s.Rel))
+			return p.errorf(pgerr.FeatureNotSupported, "a job cannot read system table %s", qualifiedName(s.Rel))
 		}
 	}
 	if sources == 0 {
-		return nil, nil, p.errorf(pgerr.FeatureNotSupported, "a job must read a source").
+		return p.errorf(pgerr.FeatureNotSupported, "a job must read a source").
 			WithHint("To copy from tables once, run INSERT ... SELECT as a statement instead of a job.")
 	}
-	var chain []Node
+	return nil
+}
+
+// compile compiles the logical node top into a branch: it peels the chain
+// of single-input operators down to a source scan, a join or a UNION ALL,
+// compiles that, then applies the chain bottom-up.
+func (p *jobPlanner) compile(top Node) (*jobPlanner, error) {
+	var chain []Node // top-down
+	var br *jobPlanner
 	n := top
-	for {
+	for br == nil {
 		switch x := n.(type) {
-		case *Scan:
-			for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
-				chain[i], chain[j] = chain[j], chain[i]
-			}
-			for _, c := range chain {
-				if err := p.checkExprs(c); err != nil {
-					return nil, nil, err
-				}
-			}
-			return chain, x, nil
 		case *Filter, *Project, *WindowAssign, *Aggregate, *Distinct:
 			chain = append(chain, x)
 			n = x.Inputs()[0]
+		case *Scan:
+			if x.Rel.Kind != catalog.RelSource {
+				return nil, p.errorf(pgerr.FeatureNotSupported,
+					"a job reads table %s only as the lookup side of a join", qualifiedName(x.Rel)).
+					WithHint("Join a source with the table: SELECT ... FROM src JOIN %s ON ...", x.Rel.Name)
+			}
+			var err error
+			if br, err = p.sourceBranch(x); err != nil {
+				return nil, err
+			}
 		case *Join:
-			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "joins are not supported in jobs yet")
+			var err error
+			if br, chain, err = p.join(x, chain); err != nil {
+				return nil, positioned(err, p.pos)
+			}
 		case *SetOp:
-			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "%s is not supported in jobs yet", x.Op)
+			if x.Op != "UNION" || !x.All {
+				return nil, p.errorf(pgerr.FeatureNotSupported, "%s is not supported in jobs yet", setOpName(x)).
+					WithHint("UNION ALL is: it needs no state.")
+			}
+			var err error
+			if br, err = p.unionAll(x); err != nil {
+				return nil, positioned(err, p.pos)
+			}
 		case *Sort:
-			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "ORDER BY is not supported in a job: its output is a stream")
+			return nil, p.errorf(pgerr.FeatureNotSupported, "ORDER BY is not supported in a job: its output is a stream")
 		case *Limit:
-			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "LIMIT and OFFSET are not supported in a job: its output is a stream")
+			return nil, p.errorf(pgerr.FeatureNotSupported, "LIMIT and OFFSET are not supported in a job: its output is a stream")
 		case *Values:
-			return nil, nil, p.errorf(pgerr.FeatureNotSupported, "VALUES is not supported in a job")
+			return nil, p.errorf(pgerr.FeatureNotSupported, "VALUES is not supported in a job")
 		default:
-			return nil, nil, p.errorf(pgerr.InternalError, "planner: unexpected %T in a job", n)
+			return nil, p.errorf(pgerr.InternalError, "planner: unexpected %T in a job", n)
 		}
 	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if err := p.checkExprs(chain[i]); err != nil {
+			return nil, err
+		}
+		var err error
+		switch x := chain[i].(type) {
+		case *Filter:
+			err = br.filter(x)
+		case *Project:
+			err = br.project(x.Exprs, x.Cols)
+		case *WindowAssign:
+			err = br.windowAssign(x, reversed(chain[:i]))
+		case *Aggregate:
+			err = br.aggregate(x, p.info.feedsAgg[x])
+		case *Distinct:
+			err = br.distinct(x, p.info.feedsAgg[x])
+		}
+		if err != nil {
+			return nil, positioned(err, p.pos)
+		}
+	}
+	return br, nil
+}
+
+func reversed(ns []Node) []Node {
+	out := make([]Node, len(ns))
+	for i, n := range ns {
+		out[len(ns)-1-i] = n
+	}
+	return out
+}
+
+func setOpName(x *SetOp) string {
+	if x.All {
+		return x.Op + " ALL"
+	}
+	return x.Op
+}
+
+// sourceBranch starts a branch at a new source stage reading scan's source.
+func (p *jobPlanner) sourceBranch(scan *Scan) (*jobPlanner, error) {
+	spec, err := sourceSpec(scan.Rel.Source)
+	if err != nil {
+		return nil, err
+	}
+	st := &Stage{ID: len(p.out.Stages), Source: spec, Parallelism: p.opts.Parallelism}
+	st.Name = "s" + itoa(st.ID)
+	p.out.Stages = append(p.out.Stages, st)
+	br := p.branch(st)
+	br.src = scan.Rel.Source
+	br.layout = identityLayout(spec.Schema, true)
+	if spec.TimeCol >= 0 {
+		br.layout.attr[spec.TimeCol] = tattr{ok: true}
+	}
+	return br, nil
+}
+
+// branch returns a new branch positioned at stage st.
+func (p *jobPlanner) branch(st *Stage) *jobPlanner {
+	return &jobPlanner{opts: p.opts, pos: p.pos, out: p.out, info: p.info, stage: st}
 }
 
 // checkExprs rejects subqueries in a job's expressions.
@@ -319,11 +390,14 @@ func (p *jobPlanner) project(exprs []expr.Expr, cols Schema) error {
 			return err
 		}
 		origin := -1
+		var attr tattr
 		if c, ok := pe.(*expr.Col); ok {
 			origin = l.origin[c.Idx]
+			attr = l.attr[c.Idx]
 		}
 		out.m = append(out.m, len(phys))
 		out.origin = append(out.origin, origin)
+		out.attr = append(out.attr, attr)
 		out.schema = append(out.schema, Column{Name: cols[i].Name, Type: pe.Type(), NotNull: cols[i].NotNull})
 		phys = append(phys, pe)
 	}
@@ -340,8 +414,18 @@ func (p *jobPlanner) project(exprs []expr.Expr, cols Schema) error {
 			newTime = len(phys)
 			phys = append(phys, &expr.Col{Idx: p.timeCol, Typ: tc.Type, Name: tc.Name})
 			out.origin = append(out.origin, l.origin[p.timeCol])
+			out.attr = append(out.attr, l.attr[p.timeCol])
 			out.schema = append(out.schema, tc)
 		}
+	}
+	if l.changelog {
+		// The op column stays last.
+		oc := len(l.schema) - 1
+		phys = append(phys, &expr.Col{Idx: oc, Typ: l.schema[oc].Type, Name: l.schema[oc].Name})
+		out.origin = append(out.origin, -1)
+		out.attr = append(out.attr, tattr{})
+		out.schema = append(out.schema, l.schema[oc])
+		out.changelog = true
 	}
 	// A projection that only renames computes nothing: keep the physical
 	// row (EXPLAIN and the sink use the new names).
@@ -387,8 +471,25 @@ func (p *jobPlanner) windowAssign1(w *WindowAssign, above []Node) error {
 	if tc < 0 {
 		return pgerr.New(pgerr.FeatureNotSupported, "a job cannot window by the window columns of another window")
 	}
+	if l.changelog {
+		return pgerr.New(pgerr.FeatureNotSupported, "a job cannot window an updating stream (the results of a continuous aggregation or an outer join)")
+	}
+	if p.src == nil {
+		// Not in a source stage: the column must be an event-time
+		// attribute on time for this stage (stages_join.go).
+		if a := l.attr[tc]; !a.ok || a.delta < 0 {
+			return pgerr.New(pgerr.FeatureNotSupported,
+				"window time column %q is not an event-time column here", l.schema[tc].Name).
+				WithHint("After a join or an aggregation, window by window_end of an upstream window, or window the source before joining.")
+		}
+	}
 	for _, n := range above {
 		if a, ok := n.(*Aggregate); ok && a.Window == w {
+			if p.src == nil {
+				p.window, p.timeCol = w, tc
+				l.m = append(append([]int(nil), l.m...), virtStart, virtEnd)
+				return nil
+			}
 			if p.src.WatermarkColumn == "" {
 				return pgerr.New(pgerr.FeatureNotSupported,
 					"source %q has no WATERMARK FOR column: a windowed aggregation in a job needs event time", p.src.Name).
@@ -422,24 +523,52 @@ func (p *jobPlanner) windowAssign1(w *WindowAssign, above []Node) error {
 	schema := concatSchema(l.schema, windowCols)
 	p.emit(&WindowAssignOp{OpBase: OpBase{Schema: schema}, Window: spec})
 	out := &layout{m: append(append([]int(nil), l.m...), len(l.schema), len(l.schema)+1), schema: schema,
-		origin: append(append([]int(nil), l.origin...), -1, -1)}
+		origin: append(append([]int(nil), l.origin...), -1, -1),
+		attr:   append(append([]tattr(nil), l.attr...), assignedWindowAttrs(l.attr[tc], spec)...)}
 	p.layout = out
 	return nil
 }
 
 // aggregate compiles an aggregation into Partial (source stage), shuffle,
 // Merge (new keyed stage).
-func (p *jobPlanner) aggregate(a *Aggregate) error {
-	if p.aggDone {
-		return pgerr.New(pgerr.FeatureNotSupported, "a job can have only one aggregation (GROUP BY or DISTINCT) yet")
-	}
-	p.aggDone = true
+//
+// An aggregation grouping by the window column of an upstream windowed
+// result (SELECT max(n) FROM (SELECT count(*) AS n, window_start ... GROUP
+// BY window_start, k) GROUP BY window_start) is windowed too: Prewindowed.
+// One over an updating stream is a RetractAggOp in a new stage; retract
+// makes a continuous aggregation's results an updating stream.
+func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 	windowed := a.Window != nil
 	if !windowed && p.window != nil {
 		return pgerr.New(pgerr.InternalError, "planner: window assignment without its aggregation")
 	}
 	if windowed && a.Window != p.window {
 		return pgerr.New(pgerr.FeatureNotSupported, "a job's windowed aggregation must window its input directly")
+	}
+	if p.layout.changelog {
+		return p.retractAggregate(a)
+	}
+	var prewin *tattr // the upstream window a pre-windowed aggregation groups by
+	prewinCol := -1
+	if !windowed {
+		for _, g := range a.GroupBy {
+			if c, ok := g.(*expr.Col); ok {
+				if pc := p.layout.m[c.Idx]; pc >= 0 && p.layout.attr[pc].win != nil {
+					at := p.layout.attr[pc]
+					if prewin == nil || (at.end && !prewin.end) {
+						prewin, prewinCol = &at, pc
+					}
+				}
+			}
+		}
+		windowed = prewin != nil
+	}
+	// Without early or late panes a window fires one pane: aggregate by
+	// slices (physical.go).
+	sliced := windowed && p.opts.EmitEarly == 0 && p.opts.AllowedLateness == 0
+	if windowed && (p.opts.EmitEarly > 0 || p.opts.AllowedLateness > 0) && p.stage.Source == nil {
+		return pgerr.New(pgerr.FeatureNotSupported,
+			"emit_early and allowed_lateness are not supported in a job with windowed aggregations after a shuffle yet")
 	}
 	// Group keys other than the window's become key columns of the row.
 	type keyRef struct {
@@ -449,12 +578,23 @@ func (p *jobPlanner) aggregate(a *Aggregate) error {
 	var keys []keyRef
 	winCol := map[int]int{} // group index -> 0 (start) or 1 (end)
 	for gi, g := range a.GroupBy {
-		if c, ok := g.(*expr.Col); ok && windowed && p.layout.m[c.Idx] < 0 {
+		if c, ok := g.(*expr.Col); ok && a.Window != nil && p.layout.m[c.Idx] < 0 {
 			winCol[gi] = 0
 			if p.layout.m[c.Idx] == virtEnd {
 				winCol[gi] = 1
 			}
 			continue
+		}
+		if c, ok := g.(*expr.Col); ok && prewin != nil {
+			if pc := p.layout.m[c.Idx]; pc >= 0 {
+				if at := p.layout.attr[pc]; at.win != nil && sameWindow(*at.win, *prewin.win) {
+					winCol[gi] = 0
+					if at.end {
+						winCol[gi] = 1
+					}
+					continue
+				}
+			}
 		}
 		pe, err := p.layout.remap(g)
 		if err != nil {
@@ -529,15 +669,29 @@ func (p *jobPlanner) aggregate(a *Aggregate) error {
 	timeOut := -1
 	var spec WindowSpec
 	if windowed {
-		tc := in[p.timeCol]
+		tcol := p.timeCol
+		if prewin != nil {
+			tcol = prewinCol
+		}
+		tc := in[tcol]
 		timeOut = len(partialSchema)
 		partialSchema = append(partialSchema, Column{Name: tc.Name, Type: tc.Type, NotNull: true},
 			Column{Name: "rows", Type: datum.TypeInt8, NotNull: true})
+		if sliced {
+			partialSchema = append(partialSchema, Column{Name: "first_end", Type: datum.TypeTimestamp, NotNull: true})
+		}
 		mergeSchema = append(mergeSchema,
 			Column{Name: "pane_timing", Type: datum.TypeText, NotNull: true},
 			Column{Name: "pane_index", Type: datum.TypeInt8, NotNull: true})
-		spec = p.window.Spec()
-		spec.TimeCol = p.timeCol
+		if prewin != nil {
+			spec = *prewin.win
+		} else {
+			spec = p.window.Spec()
+		}
+		spec.TimeCol = tcol
+	}
+	if retract && !windowed {
+		mergeSchema = append(mergeSchema, opCol)
 	}
 	var outKeys []int
 	for i := 0; i < nk; i++ {
@@ -547,11 +701,18 @@ func (p *jobPlanner) aggregate(a *Aggregate) error {
 	if windowed {
 		mspec := spec
 		mspec.TimeCol = timeOut
-		partial = &WindowAggOp{OpBase: OpBase{Schema: partialSchema}, Window: spec, KeyCols: keyCols, Aggs: aggs, Partial: true}
-		merge = &WindowAggOp{OpBase: OpBase{Schema: mergeSchema}, Window: mspec, KeyCols: outKeys, Aggs: aggs, Merge: true}
+		pw := &WindowAggOp{OpBase: OpBase{Schema: partialSchema}, Window: spec, KeyCols: keyCols, Aggs: aggs, Partial: true, Sliced: sliced}
+		if prewin != nil {
+			pw.Prewindowed = PrewindowedStart
+			if prewin.end {
+				pw.Prewindowed = PrewindowedEnd
+			}
+		}
+		partial = pw
+		merge = &WindowAggOp{OpBase: OpBase{Schema: mergeSchema}, Window: mspec, KeyCols: outKeys, Aggs: aggs, Merge: true, Sliced: sliced}
 	} else {
 		partial = &AggOp{OpBase: OpBase{Schema: partialSchema}, KeyCols: keyCols, Aggs: aggs, Partial: true}
-		merge = &AggOp{OpBase: OpBase{Schema: mergeSchema}, KeyCols: outKeys, Aggs: aggs, Merge: true}
+		merge = &AggOp{OpBase: OpBase{Schema: mergeSchema}, KeyCols: outKeys, Aggs: aggs, Merge: true, Retract: retract}
 	}
 	p.emit(partial)
 	next := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
@@ -566,10 +727,14 @@ func (p *jobPlanner) aggregate(a *Aggregate) error {
 	p.emit(merge)
 
 	// The Aggregate's logical columns over the Merge's output.
-	out := &layout{schema: mergeSchema, origin: make([]int, len(mergeSchema))}
+	out := &layout{schema: mergeSchema, origin: make([]int, len(mergeSchema)), attr: make([]tattr, len(mergeSchema))}
 	for i := range out.origin {
 		out.origin[i] = -1
 	}
+	if windowed {
+		out.attr[nk], out.attr[nk+1] = windowResultAttrs(spec)
+	}
+	out.changelog = retract && !windowed
 	keyPos := map[int]int{}
 	for i, k := range keys {
 		keyPos[k.group] = i
@@ -588,23 +753,24 @@ func (p *jobPlanner) aggregate(a *Aggregate) error {
 	for i := range a.Aggs {
 		out.m = append(out.m, off+i)
 	}
-	if windowed {
+	if a.Window != nil {
 		out.m = append(out.m, off+len(a.Aggs), off+len(a.Aggs)+1)
 	}
 	p.layout = out
 	p.window = nil
+	p.src = nil
 	return nil
 }
 
 // distinct compiles SELECT DISTINCT as an aggregation by every column with
 // no aggregates.
-func (p *jobPlanner) distinct(d *Distinct) error {
+func (p *jobPlanner) distinct(d *Distinct, retract bool) error {
 	s := d.Input.Schema()
 	a := &Aggregate{Input: d.Input, Cols: s}
 	for i, c := range s {
 		a.GroupBy = append(a.GroupBy, &expr.Col{Idx: i, Typ: c.Type, Name: c.Name})
 	}
-	return p.aggregate(a)
+	return p.aggregate(a, retract)
 }
 
 // sink ends the last stage with the write into the job's target. The row
@@ -615,11 +781,17 @@ func (p *jobPlanner) sink(t *catalog.Relation) error {
 			return p.errorf(pgerr.InternalError, "planner: job output is not in target order")
 		}
 	}
-	op := &SinkOp{OpBase: OpBase{Schema: catalogSchema(t.Columns)}, Target: t.Name, TargetID: t.ID}
+	op := &SinkOp{OpBase: OpBase{Schema: catalogSchema(t.Columns)}, Target: t.Name, TargetID: t.ID, Changelog: p.layout.changelog}
 	switch t.Kind {
 	case catalog.RelTable:
 		op.IsTable = true
 		op.PrimaryKey = append([]int(nil), t.Table.PrimaryKey...)
+		if op.Changelog && len(op.PrimaryKey) == 0 {
+			return p.errorf(pgerr.FeatureNotSupported,
+				"the job's results are updated as new rows arrive, so table %s needs a PRIMARY KEY", t.Name).
+				WithDetail("An outer join of two streams without a time bound retracts the NULL-extended row it emitted when a match arrives.").
+				WithHint("Declare a PRIMARY KEY on %s, or bound the join in time (BETWEEN on the event-time columns).", t.Name)
+		}
 	case catalog.RelSink:
 		op.Connector, op.Options = t.Sink.Connector(), t.Sink.Options
 	}

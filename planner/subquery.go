@@ -21,25 +21,60 @@ const (
 	SubqueryExists
 	// SubqueryIn is X [NOT] IN (SELECT y ...).
 	SubqueryIn
+	// SubqueryArray is ARRAY(SELECT x ...): its values as an array (TEXT,
+	// see expr's arrays), '{}' when empty.
+	SubqueryArray
 )
 
-// Subquery is an uncorrelated subquery inside an expression. It implements
-// expr.Expr so it can sit in any expression tree the binder builds, but no
-// compiled expression evaluates it: whoever runs the plan runs Plan once,
-// then calls Replace with its rows and substitutes the result (an ordinary
-// constant expression) before compiling. Jobs reject subqueries.
+// Subquery is a subquery inside an expression. It implements expr.Expr so
+// it can sit in any expression tree the binder builds, but no compiled
+// expression evaluates it: whoever runs the plan runs Plan, then calls
+// Replace with its rows and substitutes the result (an ordinary constant
+// expression) before compiling. An uncorrelated subquery runs once per
+// statement; a correlated one (Correlated) once per row of the enclosing
+// query, with that row's Outer values visible to Plan through OuterRef.
+// Jobs reject subqueries.
 type Subquery struct {
 	Kind SubqueryKind
 	Plan Node
 	X    expr.Expr // SubqueryIn: the value looked up (cast to the column's type)
 	Not  bool      // NOT IN
 	Typ  datum.Type
+	// Outer are the values of the enclosing query's row that Plan reads:
+	// an OuterRef{Depth: 1, Idx: i} in Plan (outside its own nested
+	// subqueries) reads Outer[i]. They are expressions over the row the
+	// expression holding the subquery is evaluated on (columns, at first).
+	Outer []expr.Expr
+	// Correlated is set when Plan reads the row of an enclosing query (its
+	// own Outer, or, from a nested subquery, one further out).
+	Correlated bool
+}
+
+// OuterRef reads a value of an enclosing query's row inside a correlated
+// subquery: entry Idx of the Outer list of the subquery Depth levels out
+// (1: the innermost subquery whose plan holds the expression). The
+// evaluator replaces it with the value before compiling.
+type OuterRef struct {
+	Depth, Idx int
+	Typ        datum.Type
+	Name       string // for printing
+}
+
+func (o *OuterRef) Type() datum.Type { return o.Typ }
+
+func (o *OuterRef) String() string {
+	if o.Name != "" {
+		return "outer." + o.Name
+	}
+	return fmt.Sprintf("outer%d.$%d", o.Depth, o.Idx)
 }
 
 func (s *Subquery) Type() datum.Type { return s.Typ }
 
 func (s *Subquery) String() string {
 	switch s.Kind {
+	case SubqueryArray:
+		return "ARRAY(subquery)"
 	case SubqueryExists:
 		return "EXISTS(subquery)"
 	case SubqueryIn:
@@ -57,6 +92,16 @@ func (s *Subquery) String() string {
 // produced more than one row is error 21000.
 func (s *Subquery) Replace(rows []datum.Row) (expr.Expr, error) {
 	switch s.Kind {
+	case SubqueryArray:
+		vals := make([]datum.Datum, len(rows))
+		for i, r := range rows {
+			vals[i] = r[0]
+		}
+		t := datum.TypeText
+		if cols := s.Plan.Schema(); len(cols) > 0 {
+			t = cols[0].Type
+		}
+		return &expr.Const{Val: datum.NewString(expr.FormatArray(vals, t)), Typ: datum.TypeText}, nil
 	case SubqueryExists:
 		return &expr.Const{Val: datum.NewBool(len(rows) > 0), Typ: datum.TypeBool}, nil
 	case SubqueryScalar:
@@ -83,17 +128,38 @@ func (s *Subquery) Replace(rows []datum.Row) (expr.Expr, error) {
 	return expr.ResolveCall(fn, args)
 }
 
-// bindSubquery binds a subquery expression. Its FROM sees nothing of the
-// enclosing query: a reference to an outer column is reported as an
-// unsupported correlated subquery.
+// bindSubquery binds a subquery expression. Its names resolve first in
+// its own FROM, then in the enclosing queries' (a correlated subquery).
 func (c *exprCtx) bindSubquery(e *sql.SubqueryExpr) (expr.Expr, error) {
-	plan, err := c.b.bindQuery(e.Query, c.sc)
+	return c.bindSubqueryKind(e, false)
+}
+
+// bindSubqueryPlan binds q as a subquery nested in c's scope and returns
+// its plan and correlation.
+func (c *exprCtx) bindSubqueryPlan(q sql.Query) (Node, *corrFrame, error) {
+	f := &corrFrame{outer: c.sc, keys: map[string]int{}}
+	c.b.frames = append(c.b.frames, f)
+	plan, err := c.b.bindQuery(q, c.sc)
+	c.b.frames = c.b.frames[:len(c.b.frames)-1]
+	if err != nil {
+		return nil, nil, err
+	}
+	return plan, f, nil
+}
+
+// bindSubqueryKind binds a subquery expression; array is ARRAY(SELECT ...).
+func (c *exprCtx) bindSubqueryKind(e *sql.SubqueryExpr, array bool) (expr.Expr, error) {
+	plan, frame, err := c.bindSubqueryPlan(e.Query)
 	if err != nil {
 		return nil, err
 	}
+	corr := func(s *Subquery) *Subquery {
+		s.Outer, s.Correlated = frame.cols, frame.correlated
+		return s
+	}
 	cols := plan.Schema()
 	if e.Exists {
-		sub := &Subquery{Kind: SubqueryExists, Plan: plan, Typ: datum.TypeBool}
+		sub := corr(&Subquery{Kind: SubqueryExists, Plan: plan, Typ: datum.TypeBool})
 		if e.Not {
 			return c.call("not", sub)
 		}
@@ -105,8 +171,11 @@ func (c *exprCtx) bindSubquery(e *sql.SubqueryExpr) (expr.Expr, error) {
 		}
 		return nil, pgerr.New(pgerr.SyntaxError, "subquery must return only one column")
 	}
+	if array {
+		return corr(&Subquery{Kind: SubqueryArray, Plan: plan, Typ: datum.TypeText}), nil
+	}
 	if e.X == nil {
-		return &Subquery{Kind: SubqueryScalar, Plan: plan, Typ: cols[0].Type}, nil
+		return corr(&Subquery{Kind: SubqueryScalar, Plan: plan, Typ: cols[0].Type}), nil
 	}
 	x, err := c.bind(e.X)
 	if err != nil {
@@ -122,7 +191,7 @@ func (c *exprCtx) bindSubquery(e *sql.SubqueryExpr) (expr.Expr, error) {
 	if ct := call.Args[1].Type(); ct != cols[0].Type {
 		plan = castProject(plan, []datum.Type{ct})
 	}
-	return &Subquery{Kind: SubqueryIn, Plan: plan, X: x, Not: e.Not, Typ: datum.TypeBool}, nil
+	return corr(&Subquery{Kind: SubqueryIn, Plan: plan, X: x, Not: e.Not, Typ: datum.TypeBool}), nil
 }
 
 // castProject returns n with its columns cast to types (unchanged columns
@@ -184,6 +253,9 @@ func walkExpr(e expr.Expr, f func(expr.Expr)) {
 		walkExpr(x.Arg, f)
 	case *Subquery:
 		walkExpr(x.X, f)
+		for _, o := range x.Outer {
+			walkExpr(o, f)
+		}
 	}
 }
 
@@ -237,6 +309,14 @@ func mapCols(e expr.Expr, f func(c *expr.Col) (expr.Expr, error)) (expr.Expr, er
 		if c.X, err = mapCols(x.X, f); err != nil {
 			return nil, err
 		}
+		if len(x.Outer) > 0 {
+			c.Outer = make([]expr.Expr, len(x.Outer))
+			for i, o := range x.Outer {
+				if c.Outer[i], err = mapCols(o, f); err != nil {
+					return nil, err
+				}
+			}
+		}
 		return &c, nil
 	}
 	return e, nil
@@ -276,6 +356,8 @@ func writeExprKey(b *strings.Builder, e expr.Expr) {
 	case *expr.Param:
 		b.WriteString("?")
 		b.WriteString(strconv.Itoa(x.Index))
+	case *OuterRef:
+		fmt.Fprintf(b, "^%d.%d", x.Depth, x.Idx)
 	case *expr.Call:
 		b.WriteString(x.Fn)
 		b.WriteString("(")

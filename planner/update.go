@@ -140,8 +140,21 @@ func statefulOps(p *JobPlan) map[string]opState {
 				switch o := op.(type) {
 				case *WindowAggOp:
 					s = opState{kind: "WindowAgg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
+					if o.Sliced {
+						// Sliced state is laid out by slice: the
+						// windowing must stay the same.
+						s.kind = "sliced WindowAgg"
+						s.keys += " by " + windowShape(o.Window)
+					}
 				case *AggOp:
 					s = opState{kind: "Agg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
+				case *RetractAggOp:
+					s = opState{kind: "RetractAgg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
+				case *JoinOp:
+					// A side's state is its input rows, keyed by its keys.
+					l, r := o.Schema[:o.Widths[0]], o.Schema[o.Widths[0]:o.Widths[0]+o.Widths[1]]
+					s = opState{kind: "Join", keys: keyTypes(o.Keys[0], l) + " / " + keyTypes(o.Keys[1], r),
+						aggs: "rows (" + keyTypes(seqInts(len(l)), l) + ") / (" + keyTypes(seqInts(len(r)), r) + ")"}
 				default:
 					s = opState{kind: fmt.Sprintf("%T", op)}
 				}

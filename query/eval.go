@@ -1,6 +1,7 @@
 package query
 
 import (
+	"github.com/weir-sql/weir/catalog"
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
@@ -47,10 +48,11 @@ func walkSubqueries(e expr.Expr, f func(*planner.Subquery)) {
 	}
 }
 
-// needsPrepare reports whether e holds a parameter or a subquery.
+// needsPrepare reports whether e holds a parameter, a subquery or a
+// reference to an enclosing query's row.
 func needsPrepare(e expr.Expr) bool {
 	switch x := e.(type) {
-	case *expr.Param, *planner.Subquery:
+	case *expr.Param, *planner.Subquery, *planner.OuterRef:
 		return true
 	case *expr.Call:
 		for _, a := range x.Args {
@@ -82,7 +84,19 @@ func (r *runner) rewrite(e expr.Expr) (expr.Expr, error) {
 	case *expr.Param:
 		return r.param(x)
 	case *planner.Subquery:
+		if x.Correlated {
+			return r.correlated(x)
+		}
 		return r.subquery(x)
+	case *planner.OuterRef:
+		if x.Depth < 1 || x.Depth > len(r.outer) {
+			return nil, internalf("outer reference %s at depth %d of %d", x, x.Depth, len(r.outer))
+		}
+		row := r.outer[len(r.outer)-x.Depth]
+		if x.Idx < 0 || x.Idx >= len(row) {
+			return nil, internalf("outer reference %s out of range", x)
+		}
+		return &expr.Const{Val: row[x.Idx], Typ: x.Typ}, nil
 	case *expr.Call:
 		c := *x // keeps the call's resolved function
 		c.Args = make([]expr.Expr, len(x.Args))
@@ -210,8 +224,93 @@ func (r *runner) runSubquery(s *planner.Subquery) ([]datum.Row, error) {
 	return rows, nil
 }
 
+// correlated returns the expression that runs a correlated subquery for
+// each row it is evaluated on: its arguments are the subquery's Outer
+// values (and, for IN, the value looked up).
+func (r *runner) correlated(s *planner.Subquery) (expr.Expr, error) {
+	args := make([]expr.Expr, 0, len(s.Outer)+1)
+	for _, o := range s.Outer {
+		a, err := r.rewrite(o)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, a)
+	}
+	nOuter := len(args)
+	if s.Kind == planner.SubqueryIn {
+		x, err := r.rewrite(s.X)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, x)
+	}
+	if r.scans == nil {
+		r.scans = map[*catalog.Relation][]datum.Row{}
+	}
+	if r.subqueries == nil {
+		r.subqueries = make(map[subqueryKey][]datum.Row)
+	}
+	fn := func(vals []datum.Datum) (datum.Datum, error) {
+		outerRow := append(datum.Row(nil), vals[:nOuter]...)
+		child := &runner{
+			ctx: r.ctx, env: r.env, now: r.now,
+			outer:      append(r.outer[:len(r.outer):len(r.outer)], outerRow),
+			scans:      r.scans,
+			subqueries: r.subqueries,
+			shared:     sharedNodes(s.Plan),
+		}
+		if err := child.checkCtx(); err != nil {
+			return datum.Null, err
+		}
+		rows, err := child.runSubquery(s)
+		if err != nil {
+			return datum.Null, err
+		}
+		switch s.Kind {
+		case planner.SubqueryExists:
+			return datum.NewBool((len(rows) > 0) != s.Not), nil
+		case planner.SubqueryIn:
+			return inRows(vals[nOuter], rows, s.Not), nil
+		}
+		rep, err := s.Replace(rows)
+		if err != nil {
+			return datum.Null, err
+		}
+		if k, ok := rep.(*expr.Const); ok {
+			return k.Val, nil
+		}
+		return datum.Null, internalf("subquery replacement %s is not constant", rep)
+	}
+	return &expr.Apply{Name: s.String(), Args: args, Typ: s.Typ, Fn: fn}, nil
+}
+
+// inRows is x [NOT] IN (the first column of rows) with SQL's NULL rules.
+func inRows(x datum.Datum, rows []datum.Row, not bool) datum.Datum {
+	if len(rows) == 0 {
+		return datum.NewBool(not)
+	}
+	if x.IsNull() {
+		return datum.Null
+	}
+	sawNull := false
+	for _, row := range rows {
+		v := row[0]
+		if v.IsNull() {
+			sawNull = true
+			continue
+		}
+		if datum.Compare(x, v) == 0 {
+			return datum.NewBool(!not)
+		}
+	}
+	if sawNull {
+		return datum.Null
+	}
+	return datum.NewBool(not)
+}
+
 func (r *runner) compileEnv() *expr.Env {
-	return &expr.Env{Now: r.now, Funcs: r.env.Funcs}
+	return &expr.Env{Now: r.now, Funcs: r.env.Funcs, Settings: r.env.Settings}
 }
 
 // compile prepares and compiles a scalar expression.

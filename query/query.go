@@ -29,6 +29,10 @@ type Env struct {
 	// Funcs resolves function calls built without a registry entry (nil:
 	// expr.Builtins()). Calls the binder resolved carry their own.
 	Funcs *expr.Registry
+	// Settings reads the session's settings, for functions that depend on
+	// the session (current_user reads session_authorization; see
+	// expr.Overload.EvalSettings). Nil: none are set.
+	Settings func(name string) (string, bool)
 }
 
 // checkEvery is how many rows pass between two looks at ctx.
@@ -151,6 +155,14 @@ type runner struct {
 	// used twice); each runs once and its rows are kept in cache.
 	shared map[planner.Node]bool
 	cache  map[planner.Node][]datum.Row
+	// outer is the stack of enclosing rows of the correlated subqueries
+	// being run, innermost last: each entry holds a subquery's Outer
+	// values (planner.OuterRef reads them).
+	outer []datum.Row
+	// scans caches the rows of the relations read inside correlated
+	// subqueries (shared by the statement's runners), so that running a
+	// subquery per row reads each relation once.
+	scans map[*catalog.Relation][]datum.Row
 }
 
 func newRunner(ctx context.Context, env *Env) (*runner, error) {
@@ -256,6 +268,10 @@ func (r *runner) exec1(n planner.Node, emit emitFunc) error {
 		return r.execDistinct(n, emit)
 	case *planner.SetOp:
 		return r.execSetOp(n, emit)
+	case *planner.SetFunc:
+		return r.execSetFunc(n, emit)
+	case *planner.Window:
+		return r.execWindow(n, emit)
 	case *planner.Insert, *planner.Update, *planner.Delete:
 		return internalf("%T nested in a query", n)
 	case nil:
@@ -271,7 +287,7 @@ func (r *runner) execScan(n *planner.Scan, emit emitFunc) error {
 	if n.Rel == nil {
 		return pgerr.New(pgerr.InternalError, "query: scan without a relation")
 	}
-	rows, err := r.env.Scan(r.ctx, n.Rel)
+	rows, err := r.scan(n.Rel)
 	if err != nil {
 		return err
 	}
@@ -291,6 +307,23 @@ func (r *runner) execScan(n *planner.Scan, emit emitFunc) error {
 		}
 	}
 	return nil
+}
+
+// scan returns rel's rows: from Env.Scan, or inside a correlated subquery
+// from the statement's cache.
+func (r *runner) scan(rel *catalog.Relation) ([]datum.Row, error) {
+	if len(r.outer) == 0 {
+		return r.env.Scan(r.ctx, rel)
+	}
+	if rows, ok := r.scans[rel]; ok {
+		return rows, nil
+	}
+	rows, err := r.env.Scan(r.ctx, rel)
+	if err != nil {
+		return nil, err
+	}
+	r.scans[rel] = rows
+	return rows, nil
 }
 
 func relName(rel *catalog.Relation) string {
@@ -492,6 +525,25 @@ func nodeExprs(n planner.Node) []expr.Expr {
 		return []expr.Expr{n.Count, n.Offset}
 	case *planner.Update:
 		return n.Exprs
+	case *planner.SetFunc:
+		var es []expr.Expr
+		for _, c := range n.Calls {
+			es = append(es, c.Args...)
+		}
+		return es
+	case *planner.Window:
+		var es []expr.Expr
+		for _, f := range n.Funcs {
+			es = append(es, f.Args...)
+			es = append(es, f.PartitionBy...)
+			for _, o := range f.OrderBy {
+				es = append(es, o.Expr)
+			}
+			if f.Agg != nil && f.Agg.Arg != nil {
+				es = append(es, f.Agg.Arg)
+			}
+		}
+		return es
 	}
 	return nil
 }

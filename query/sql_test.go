@@ -214,3 +214,95 @@ func TestSQLDML(t *testing.T) {
 	del := bindSQL(t, d, "DELETE FROM l WHERE b IS NULL OR s = 'x'")
 	checkBag(t, "delete", run(t, del, d.env()), []datum.Row{{i64(1), i64(10), str("x")}, {i64(2), null, str("y")}})
 }
+
+// TestSQLBatch covers what only batch queries have: window functions,
+// set-returning functions, arrays (as text) and correlated subqueries.
+func TestSQLBatch(t *testing.T) {
+	cases := []struct {
+		sql    string
+		want   string
+		sorted bool
+	}{
+		// Window functions.
+		{sql: "SELECT a, b, row_number() OVER (PARTITION BY s ORDER BY b) FROM l", want: "1 10 1; 2 20 1; 2 NULL 2; NULL 30 1; 3 10 1"},
+		{sql: "SELECT b, rank() OVER (ORDER BY b), dense_rank() OVER (ORDER BY b) FROM l", want: "10 1 1; 10 1 1; 20 3 2; 30 4 3; NULL 5 4"},
+		{sql: "SELECT s, b, sum(b) OVER (PARTITION BY s), count(*) OVER () FROM l", want: "x 10 10 5; y 20 20 5; y NULL 20 5; NULL 30 30 5; z 10 10 5"},
+		{sql: "SELECT b, sum(b) OVER (ORDER BY b) FROM l", want: "10 20; 10 20; 20 40; 30 70; NULL 70"},
+		{sql: "SELECT b, sum(b) OVER (ORDER BY b ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) FROM l", want: "10 10; 10 20; 20 40; 30 70; NULL 70"},
+		{sql: "SELECT a, lag(a) OVER (ORDER BY a), lead(a, 1, 0) OVER (ORDER BY a) FROM l WHERE a IS NOT NULL", want: "1 NULL 2; 2 1 2; 2 2 3; 3 2 0"},
+		{sql: "SELECT a, ntile(2) OVER (ORDER BY a), cume_dist() OVER (ORDER BY a) FROM l WHERE a IS NOT NULL", want: "1 1 0.25; 2 1 0.75; 2 2 0.75; 3 2 1"},
+		{sql: "SELECT a, first_value(b) OVER (PARTITION BY a ORDER BY b), last_value(b) OVER (PARTITION BY a ORDER BY b ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) FROM l WHERE a = 2",
+			want: "2 20 NULL; 2 20 NULL"},
+		{sql: "SELECT s, count(*), rank() OVER (ORDER BY count(*) DESC) FROM l GROUP BY s", want: "x 1 2; y 2 1; NULL 1 2; z 1 2"},
+		{sql: "SELECT a, row_number() OVER (ORDER BY a DESC) AS n FROM l ORDER BY n", sorted: true, want: "NULL 1; 3 2; 2 3; 2 4; 1 5"},
+		// Set-returning functions.
+		{sql: "SELECT * FROM generate_series(1, 3)", want: "1; 2; 3"},
+		{sql: "SELECT g FROM generate_series(5, 1, -2) g", sorted: true, want: "5; 3; 1"},
+		{sql: "SELECT a, g FROM l, generate_series(1, a) g WHERE a < 3", want: "1 1; 2 1; 2 2; 2 1; 2 2"},
+		{sql: "SELECT unnest(ARRAY[1, 2, 3]), generate_series(1, 2)", want: "1 1; 2 2; 3 NULL"},
+		{sql: "SELECT x FROM unnest('{a,b}'::text[]) AS x", want: "a; b"},
+		{sql: "SELECT (information_schema._pg_expandarray('{7,8}')).x, (information_schema._pg_expandarray('{7,8}')).n", want: "7 1; 8 2"},
+		{sql: "SELECT (s.k).x, (s.k).n FROM (SELECT information_schema._pg_expandarray('5 6') AS k) s", want: "5 1; 6 2"},
+		{sql: "SELECT generate_subscripts('{a,b,c}', 1), generate_subscripts('5 6', 1)", want: "1 0; 2 1; 3 NULL"},
+		{sql: "SELECT count(*) FROM l, generate_series(1, 3) g WHERE g = a", want: "4"},
+		// Arrays.
+		{sql: "SELECT (ARRAY[10, 20, 30])[2] + 1, ('{a,b}'::text[])[3], ('5 6'::int2vector)[0], ('[0:1]={5,6}')[1]", want: "21 NULL 5 6"},
+		{sql: "SELECT a FROM l WHERE a = ANY ('{1,3}')", want: "1; 3"},
+		{sql: "SELECT a FROM l WHERE a <> ALL (ARRAY[1, 2])", want: "3"},
+		{sql: "SELECT 1 = ANY ('{NULL,2}'), 2 = ANY ('{NULL,2}'), 1 = ALL ('{}'), 'b' = ANY (ARRAY['a', 'b'])", want: "NULL t t t"},
+		{sql: "SELECT array_to_string(ARRAY['a', NULL, 'c'], ',', '*'), array_upper('{1,2,3}', 1), array_lower('[0:1]={5,6}', 1), cardinality('{}')", want: "a,*,c 3 0 0"},
+		{sql: `SELECT ARRAY['x,y', 'a"b', NULL, ''], string_to_array('a,b', ',')`, want: `{"x,y","a\"b",NULL,""} {a,b}`},
+		{sql: "SELECT ARRAY(SELECT a FROM l WHERE a IS NOT NULL ORDER BY a)", want: "{1,2,2,3}"},
+		{sql: "SELECT string_agg(s, '|'), array_agg(a) FROM (SELECT s, a FROM l ORDER BY a) t", want: "x|y|y|z {1,2,2,3,NULL}"},
+		{sql: "SELECT row(1, 'a,b', NULL)", want: `(1,"a,b",)`},
+		{sql: "SELECT 7 & 3, 7 | 8, 5 # 1, 1 << 4, -16 >> 2, ~5, 1::smallint & 3::smallint", want: "3 15 4 16 -4 -6 1"},
+		// Correlated subqueries.
+		{sql: "SELECT a, (SELECT count(*) FROM r WHERE r.x = l.a) FROM l", want: "1 0; 2 1; 2 1; NULL 0; 3 1"},
+		{sql: "SELECT a FROM l WHERE EXISTS (SELECT 1 FROM r WHERE r.s = l.s)", want: "1; 2; 2"},
+		{sql: "SELECT a FROM l WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.s = l.s)", want: "NULL; 3"},
+		{sql: "SELECT a FROM l WHERE b IN (SELECT y / 10 FROM r WHERE r.x = l.a)", want: "2"},
+		{sql: "SELECT a FROM l WHERE b NOT IN (SELECT y / 10 FROM r WHERE r.x = l.a)", want: "1; NULL; 3"},
+		{sql: "SELECT a FROM l WHERE EXISTS (SELECT 1 FROM r WHERE r.x = l.a AND EXISTS (SELECT 1 FROM r r2 WHERE r2.y > l.b * 10))", want: "2; 3"},
+		{sql: "SELECT l.a, r.x FROM l JOIN r ON r.x = (SELECT max(x) FROM r r3 WHERE r3.x <= l.a)", want: "2 2; 2 2; 3 3"},
+		{sql: "SELECT s, (SELECT count(*) FROM r WHERE r.s = l.s) FROM l GROUP BY s", want: "x 1; y 1; NULL 0; z 0"},
+		{sql: "SELECT a, ARRAY(SELECT x FROM r WHERE r.x <= l.a ORDER BY x) FROM l WHERE a IS NOT NULL", want: "1 {}; 2 {2}; 2 {2}; 3 {2,3}"},
+		{sql: "SELECT a FROM l WHERE a = (SELECT x FROM (SELECT x FROM r WHERE r.x = l.a) d)", want: "2; 2; 3"},
+		// WHERE conditions become join conditions.
+		{sql: "SELECT a, x FROM l, r WHERE a = x AND y > 250", want: "3 3"},
+		{sql: "SELECT l.a, r.x FROM l LEFT JOIN r ON l.a = r.x AND r.y < 250 WHERE l.b > 5", want: "1 NULL; 2 2; NULL NULL; 3 NULL"},
+	}
+	for _, c := range cases {
+		d := sqlDB()
+		got, err := querySQL(t, d, d.env(), c.sql)
+		if err != nil {
+			t.Errorf("%s: %v", c.sql, err)
+			continue
+		}
+		var want []string
+		if c.want != "" {
+			for _, r := range strings.Split(c.want, ";") {
+				want = append(want, strings.Join(splitCols(strings.TrimSpace(r)), "\t"))
+			}
+		}
+		if !c.sorted {
+			slices.Sort(got)
+			slices.Sort(want)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s:\n%s\ngot:\n%s\nwant:\n%s", c.sql, planner.ExplainLogical(bindSQL(t, d, c.sql)),
+				strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+	for _, c := range []struct{ sql, code string }{
+		{"SELECT (SELECT x FROM r WHERE r.s IS NOT NULL OR l.a > 0) FROM l", "21000"},
+		{"SELECT * FROM generate_series(1, 3, 0)", pgerr.InvalidParameterValue},
+		{"SELECT ntile(0) OVER () FROM l", "22014"},
+		{"SELECT ('{a,{b}}'::text[])[1]", pgerr.FeatureNotSupported},
+	} {
+		d := sqlDB()
+		_, err := querySQL(t, d, d.env(), c.sql)
+		if got := pgerr.Code(err); got != c.code {
+			t.Errorf("%s: %v (%s), want %s", c.sql, err, got, c.code)
+		}
+	}
+}

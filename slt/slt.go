@@ -13,10 +13,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/engine"
 	"github.com/weir-sql/weir/pgerr"
 )
+
+// ManualClockStart is where processing time starts in a file that uses
+// advance-time.
+var ManualClockStart = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // Options configure a run.
 type Options struct {
@@ -52,7 +57,7 @@ func RunFiles(files []string, o Options) (Summary, error) {
 // record is one parsed record of a file.
 type record struct {
 	line     int      // 1-based line of the record's first line
-	kind     string   // statement, query, advance-watermark, wait-job, halt, hash-threshold
+	kind     string   // statement, query, advance-watermark, advance-time, wait-job, halt, hash-threshold
 	args     []string // the record header's words after the kind
 	sql      string
 	expected []string // lines after ----
@@ -132,7 +137,17 @@ func RunFile(path string, o Options) (Summary, error) {
 	lines := strings.Split(string(raw), "\n")
 	recs := parse(lines)
 	absDir, _ := filepath.Abs(filepath.Dir(path))
-	e, err := engine.Open(engine.Options{BaseDir: absDir, NoSync: true})
+	opts := engine.Options{BaseDir: absDir, NoSync: true}
+	var clock *connector.ManualClock
+	for _, r := range recs {
+		if r.kind == "advance-time" {
+			// The file controls processing time.
+			clock = connector.NewManualClock(ManualClockStart)
+			opts.Clock = clock
+			break
+		}
+	}
+	e, err := engine.Open(opts)
 	if err != nil {
 		return sum, err
 	}
@@ -152,9 +167,9 @@ func RunFile(path string, o Options) (Summary, error) {
 			break
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
-		actual, failure := runRecord(ctx, e, s, r, &hashThreshold, o.Rewrite)
+		actual, failure := runRecord(ctx, e, s, clock, r, &hashThreshold, o.Rewrite)
 		cancel()
-		if o.Rewrite && r.kind == "query" {
+		if o.Rewrite && r.kind == "query" && argAt(r.args, 0) != "error" {
 			rewritten = append(rewritten, lines[last:r.start]...)
 			rewritten = append(rewritten, lines[r.start:r.start+headerLines(lines, r)]...)
 			rewritten = append(rewritten, "----")
@@ -195,8 +210,15 @@ func headerLines(lines []string, r *record) int {
 
 // runRecord runs one record; it returns the actual result lines (queries)
 // and a failure description ("" when it passed).
-func runRecord(ctx context.Context, e *engine.Engine, s *engine.Session, r *record, hashThreshold *int, rewrite bool) ([]string, string) {
+func runRecord(ctx context.Context, e *engine.Engine, s *engine.Session, clock *connector.ManualClock, r *record, hashThreshold *int, rewrite bool) ([]string, string) {
 	switch r.kind {
+	case "advance-time":
+		d, err := time.ParseDuration(argAt(r.args, 0))
+		if err != nil || d < 0 {
+			return nil, "advance-time wants a duration such as 10s"
+		}
+		clock.Advance(d)
+		return nil, ""
 	case "hash-threshold":
 		if len(r.args) > 0 {
 			*hashThreshold, _ = strconv.Atoi(r.args[0])
@@ -237,14 +259,8 @@ func runRecord(ctx context.Context, e *engine.Engine, s *engine.Session, r *reco
 				return nil, "statement failed: " + describe(err)
 			}
 		case "error":
-			if err == nil {
-				return nil, "statement succeeded, expected an error"
-			}
-			if len(r.args) > 1 {
-				pat := strings.Join(r.args[1:], " ")
-				if !matches(pat, describe(err)) {
-					return nil, fmt.Sprintf("error %q does not match %q", describe(err), pat)
-				}
+			if f := expectError(err, r.args[1:]); f != "" {
+				return nil, "statement " + f
 			}
 		case "count":
 			if err != nil {
@@ -263,6 +279,14 @@ func runRecord(ctx context.Context, e *engine.Engine, s *engine.Session, r *reco
 		}
 		return nil, ""
 	case "query":
+		if argAt(r.args, 0) == "error" {
+			// query error [regexp]: the query must fail (and match).
+			_, err := s.Exec(ctx, r.sql)
+			if f := expectError(err, r.args[1:]); f != "" {
+				return nil, "query " + f
+			}
+			return nil, ""
+		}
 		types, sortMode := argAt(r.args, 0), "nosort"
 		retries, backoff := 0, 100*time.Millisecond
 		for i := 1; i < len(r.args); i++ {
@@ -283,7 +307,10 @@ func runRecord(ctx context.Context, e *engine.Engine, s *engine.Session, r *reco
 		var failure string
 		for attempt := 0; ; attempt++ {
 			actual, failure = runQuery(ctx, s, r, types, sortMode, *hashThreshold)
-			if failure == "" || rewrite || attempt >= retries {
+			// With rewrite, too, retry until the result is the expected one
+			// (or the retries run out), so that a rewrite does not record a
+			// result the job had not finished producing.
+			if failure == "" || attempt >= retries {
 				break
 			}
 			select {
@@ -298,6 +325,21 @@ func runRecord(ctx context.Context, e *engine.Engine, s *engine.Session, r *reco
 		return actual, failure
 	}
 	return nil, fmt.Sprintf("unknown record %q", r.kind)
+}
+
+// expectError checks that err is an error matching the pattern in args
+// (words joined by spaces; a regexp, matched against "SQLSTATE: message").
+func expectError(err error, args []string) string {
+	if err == nil {
+		return "succeeded, expected an error"
+	}
+	if len(args) > 0 {
+		pat := strings.Join(args, " ")
+		if !matches(pat, describe(err)) {
+			return fmt.Sprintf("error %q does not match %q", describe(err), pat)
+		}
+	}
+	return ""
 }
 
 func runQuery(ctx context.Context, s *engine.Session, r *record, types, sortMode string, hashThreshold int) ([]string, string) {

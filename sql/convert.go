@@ -26,6 +26,22 @@ func (c *converter) posOf(off int) Pos {
 	return c.p.pos(t.orig)
 }
 
+// origWord returns the lower-cased identifier at the original position of
+// the rendered offset off.
+func (c *converter) origWord(off int) string {
+	t, _ := c.r.at(off)
+	src := c.p.src
+	i := t.orig
+	j := i
+	for j < len(src) && (src[j] == '_' || src[j] >= 'a' && src[j] <= 'z' || src[j] >= 'A' && src[j] <= 'Z' || src[j] >= '0' && src[j] <= '9') {
+		j++
+	}
+	if i < 0 || i > len(src) {
+		return ""
+	}
+	return strings.ToLower(src[i:j])
+}
+
 func (c *converter) epos(n ast.ExprNode) Pos { return c.posOf(n.OriginTextPosition()) }
 
 // unsupported is a 0A000 error at the rendered offset off.
@@ -806,6 +822,14 @@ func (c *converter) expr(n ast.ExprNode) (Expr, error) {
 			return nil, c.unsupported(n.OriginTextPosition(), "ORDER BY in aggregates is not supported")
 		}
 		fc := &FuncCall{Name: strings.ToLower(n.F), Distinct: n.Distinct, Pos: pos}
+		// TiDB reads stddev/std/variance with MySQL's meaning (population);
+		// PostgreSQL's are the sample versions.
+		switch c.origWord(n.OriginTextPosition()) {
+		case "stddev":
+			fc.Name = "stddev_samp"
+		case "variance":
+			fc.Name = "var_samp"
+		}
 		if err := c.callArgs(fc, n.Args); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,10 @@
 package state
 
-import "github.com/cockroachdb/pebble/v2"
+import (
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+)
 
 // Batch collects the writes of one bundle: state changes (added by the state
 // objects' Flush), timers, outputs and source positions. Store.Commit applies
@@ -59,6 +63,10 @@ func (b *Batch) Len() int { return b.pb.Len() }
 // Count returns the number of writes in the batch.
 func (b *Batch) Count() uint32 { return b.pb.Count() }
 
+// Repr returns a copy of the batch's encoded writes (Pebble's batch
+// representation; crash tests decode it with pebble/batchrepr).
+func (b *Batch) Repr() []byte { return append([]byte(nil), b.pb.Repr()...) }
+
 // Empty reports whether the batch holds no writes.
 func (b *Batch) Empty() bool { return b.pb.Empty() }
 
@@ -100,8 +108,15 @@ func (s *Store) Commit(b *Batch) (err error) {
 	if b.err != nil {
 		return b.err
 	}
+	hook := commitHook.Load()
+	if hook != nil {
+		(*hook)(false)
+	}
 	if err := s.apply(b.pb); err != nil {
 		return err
+	}
+	if hook != nil {
+		(*hook)(true)
 	}
 	for _, h := range b.hooks {
 		h()
@@ -109,6 +124,23 @@ func (s *Store) Commit(b *Batch) (err error) {
 	clear(b.hooks)
 	b.hooks = b.hooks[:0]
 	return nil
+}
+
+// commitHook runs right before (false) and right after (true) every Commit
+// applies its batch; see SetCommitHook.
+var commitHook atomic.Pointer[func(after bool)]
+
+// SetCommitHook installs fn to run in every Commit of every Store of the
+// process, right before the batch is applied (after=false) and right after
+// it is durable, before its OnCommit hooks and before the caller learns of
+// it (after=true); nil removes it. Crash tests use it to kill the process at
+// the edges of a commit (cmd/weir: WEIR_CRASH_COMMIT).
+func SetCommitHook(fn func(after bool)) {
+	if fn == nil {
+		commitHook.Store(nil)
+		return
+	}
+	commitHook.Store(&fn)
 }
 
 // apply runs Pebble's Apply, catching the panic our logger raises for a

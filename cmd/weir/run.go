@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -70,13 +71,17 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("weir run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data", "", "data directory (default: a temporary directory)")
+	resume := fs.Bool("resume", false, "continue a run on an existing --data directory: sources, tables and sinks that exist are kept,\n"+
+		"and a CREATE JOB whose job was launched before is not launched again (a live job resumes from its last commit)")
 	params := paramFlags{}
 	fs.Var(params, "param", "NAME=VALUE: replaces ${NAME} in the file (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: weir run FILE.sql [--data DIR] [--param NAME=VALUE]...\n\n"+
+		fmt.Fprintf(stderr, "Usage: weir run FILE.sql [--data DIR [--resume]] [--param NAME=VALUE]...\n\n"+
 			"Runs the file's statements in order on an embedded engine. Bounded jobs run to\n"+
 			"completion; with unbounded sources it keeps running: the first SIGINT/SIGTERM\n"+
-			"drains, a second cancels.\n\nFlags:\n")
+			"drains, a second cancels. After a crash or kill, run the same file again with\n"+
+			"--resume on the same --data directory to continue where it stopped (statements\n"+
+			"other than CREATE SOURCE/TABLE/SINK/JOB run again).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	files, err := parseInterspersed(fs, args)
@@ -90,18 +95,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if *resume && *dataDir == "" {
+		fmt.Fprintln(stderr, "weir run: --resume needs --data DIR")
+		return 2
+	}
 	file := files[0]
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		fmt.Fprintf(stderr, "weir run: %v\n", err)
 		return 1
 	}
-	text, err := sql.ExpandParams(string(raw), params)
-	if err != nil {
-		fmt.Fprintln(stderr, formatError(file, err))
-		return 1
-	}
-	stmts, errs := sql.ParseScript(text, sql.ParseOptions{})
+	// ParseScript expands ${NAME}s itself (a missing one is the only error)
+	// and maps error positions back to the file, not the expanded text.
+	stmts, errs := sql.ParseScript(string(raw), sql.ParseOptions{Params: params})
 	if len(errs) > 0 {
 		for _, e := range errs {
 			fmt.Fprintln(stderr, formatError(file, e))
@@ -109,7 +115,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	absDir, _ := filepath.Abs(filepath.Dir(file))
-	e, err := engine.Open(engine.Options{DataDir: *dataDir, BaseDir: absDir, Stdout: stdout})
+	e, err := engine.Open(engine.Options{DataDir: *dataDir, BaseDir: absDir, Stdout: stdout, BundleSize: envInt("WEIR_BUNDLE_SIZE")})
 	if err != nil {
 		fmt.Fprintf(stderr, "weir run: %v\n", err)
 		return 1
@@ -132,6 +138,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}()
 
 	for _, st := range stmts {
+		if *resume {
+			if done, err := resumeStatement(s, st); err != nil {
+				fmt.Fprintln(stderr, formatError(file, err))
+				return 1
+			} else if done {
+				continue
+			}
+		}
 		r, err := s.ExecStatement(ctx, st, nil)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -169,6 +183,34 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// resumeStatement makes st idempotent for --resume: CREATE SOURCE, TABLE
+// and SINK keep an existing object, and a CREATE JOB whose job was launched
+// before adopts it instead (done reports that st needs no execution).
+func resumeStatement(s *engine.Session, st sql.Statement) (done bool, err error) {
+	switch n := st.(type) {
+	case *sql.CreateSource:
+		n.IfNotExists = true
+	case *sql.CreateTable:
+		n.IfNotExists = true
+	case *sql.CreateSink:
+		n.IfNotExists = true
+	case *sql.CreateJob:
+		return s.ResumeJob(n.Name)
+	}
+	return false, nil
+}
+
+// envInt reads a tuning knob from the environment (0 when unset or bad):
+// WEIR_BUNDLE_SIZE caps the records per bundle (crash tests use small
+// bundles to get many commits).
+func envInt(name string) int {
+	n, err := strconv.Atoi(os.Getenv(name))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // printResult prints a statement's result like psql.

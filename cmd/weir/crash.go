@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/weir-sql/weir/state"
+)
+
+// Crash testing (crashtest/): WEIR_CRASH_COMMIT makes the process kill
+// itself with SIGKILL at the edges of store commits, so crashes land exactly
+// before a batch is applied or right after it is durable but before anyone
+// learned of it. Its value is a probability per commit edge ("0.01"), or
+// "before=P,after=P" for the two edges separately. WEIR_CRASH_SEED seeds
+// the choice (default: random).
+func init() {
+	spec := os.Getenv("WEIR_CRASH_COMMIT")
+	if spec == "" {
+		return
+	}
+	before, after, err := parseCrashSpec(spec)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_COMMIT: %v\n", err)
+		os.Exit(2)
+	}
+	seed := rand.Uint64()
+	if s := os.Getenv("WEIR_CRASH_SEED"); s != "" {
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_SEED: %v\n", err)
+			os.Exit(2)
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var mu sync.Mutex
+	state.SetCommitHook(func(isAfter bool) {
+		p := before
+		if isAfter {
+			p = after
+		}
+		mu.Lock()
+		hit := rng.Float64() < p
+		mu.Unlock()
+		if hit {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // never returns: the signal is on its way
+		}
+	})
+}
+
+func parseCrashSpec(spec string) (before, after float64, err error) {
+	if !strings.Contains(spec, "=") {
+		p, err := strconv.ParseFloat(spec, 64)
+		return p, p, err
+	}
+	for _, part := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return 0, 0, fmt.Errorf("want before=P,after=P, got %q", spec)
+		}
+		p, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, 0, err
+		}
+		switch k {
+		case "before":
+			before = p
+		case "after":
+			after = p
+		default:
+			return 0, 0, fmt.Errorf("unknown edge %q", k)
+		}
+	}
+	return before, after, nil
+}

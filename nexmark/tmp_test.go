@@ -1,0 +1,5 @@
+package nexmark
+
+import "testing"
+
+func BenchmarkTmp(b *testing.B) { benchQuery(b, "qhop") }
