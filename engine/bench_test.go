@@ -21,13 +21,23 @@ func cpuTime() time.Duration {
 // runJobBench runs setup then a bounded job to completion b.N times and
 // reports events per CPU-second and bytes allocated per event.
 func runJobBench(b *testing.B, events int64, setup func(dir string) string) {
+	runJobBenchOpts(b, events, Options{}, setup)
+}
+
+// runJobBenchOpts is runJobBench with engine options (DataDir and BaseDir
+// are set per run; BundleSize defaults to WEIR_BENCH_BUNDLE).
+func runJobBenchOpts(b *testing.B, events int64, opts Options, setup func(dir string) string) {
 	b.Helper()
 	var cpu time.Duration
 	var alloc uint64
+	if opts.BundleSize == 0 {
+		opts.BundleSize = benchBundle
+	}
 	for i := 0; i < b.N; i++ {
 		dir := b.TempDir()
 		script := setup(dir)
-		e, err := Open(Options{DataDir: filepath.Join(dir, "data"), BaseDir: dir, BundleSize: benchBundle})
+		opts.DataDir, opts.BaseDir = filepath.Join(dir, "data"), dir
+		e, err := Open(opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -101,6 +111,28 @@ func writeBenchCSV(b *testing.B, dir string, n int) {
 
 func BenchmarkWindowAggDatagen(b *testing.B) {
 	runJobBench(b, benchEvents, func(string) string { return fmt.Sprintf(datagenSource, benchEvents) + windowJob })
+}
+
+// BenchmarkWindowAggDatagenDedup measures the cost of exactly-once
+// delivery: BenchmarkWindowAggDatagen with the executor's fingerprinting of
+// consumed queue entries on and off (Options.NoFingerprints), at the
+// default bundle size (few, large queue entries) and at 1,024 records per
+// bundle (a hundred times more entries, so more fingerprints and filter
+// rotations per event).
+func BenchmarkWindowAggDatagenDedup(b *testing.B) {
+	for _, bundle := range []int{0, 1024} {
+		for _, off := range []bool{false, true} {
+			name := fmt.Sprintf("bundle=%d/fingerprints=%v", bundle, !off)
+			if bundle == 0 {
+				name = fmt.Sprintf("bundle=default/fingerprints=%v", !off)
+			}
+			b.Run(name, func(b *testing.B) {
+				runJobBenchOpts(b, benchEvents, Options{BundleSize: bundle, NoFingerprints: off}, func(string) string {
+					return fmt.Sprintf(datagenSource, benchEvents) + windowJob
+				})
+			})
+		}
+	}
 }
 
 func BenchmarkStatelessDatagen(b *testing.B) {

@@ -17,7 +17,13 @@ import (
 
 func (s *Session) queryEnv(params []datum.Datum) *query.Env {
 	e := s.e
-	return &query.Env{Scan: e.scanRelation, Params: params, Now: e.Now, Funcs: e.funcs, Settings: s.Setting}
+	return &query.Env{Scan: e.scanRelation, Lookup: e.lookupRow, Params: params, Now: e.Now, Funcs: e.funcs, Settings: s.Setting}
+}
+
+// lookupRow reads the row of a keyed table with the given primary key, for
+// point queries.
+func (e *Engine) lookupRow(_ context.Context, rel *catalog.Relation, key datum.Row) (datum.Row, bool, error) {
+	return table.Get(e.store, rel.ID, key)
 }
 
 func resultColumns(sc planner.Schema) []Column {

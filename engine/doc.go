@@ -8,7 +8,10 @@
 // Open opens (or creates) a data directory and resumes every job that was
 // live when the process last stopped, from its last commit. NewSession
 // returns a session (settings, prepared statements); Close stops the jobs at
-// their last commit and closes the store.
+// their last commit and closes the store. lifecycle.go holds the rest of a
+// job's life: snapshots (and snapshot_every), ALTER JOB ... UPDATE with its
+// compatibility check, CREATE JOB ... FROM SNAPSHOT, and relaunches that
+// continue a drained or cancelled launch.
 //
 // # Statements
 //

@@ -103,11 +103,30 @@ func mappingOf(opts []sql.Option) map[string]string {
 }
 
 // checkCarry runs the compatibility check of old against nw and plans the
-// carry; a refusal is 55000 with one DETAIL line per operator.
+// carry; a refusal is 55000 with one DETAIL line per operator. In-flight
+// rows the new plan cannot take are no reason to refuse an update (the old
+// job consumes them before it stops); a restore or relaunch, which has no
+// old job to run, is refused when inflight (the stages holding queue
+// entries, from executor.InflightStages) has such rows.
 func checkCarry(verb, name string, old, nw *planner.JobPlan, mapping map[string]string, hint string) (*executor.CarryPlan, error) {
+	return checkCarryInflight(verb, name, old, nw, mapping, hint, nil)
+}
+
+// checkCarryInflight is checkCarry for a restore or relaunch: inflight
+// lists the stages holding queue entries.
+func checkCarryInflight(verb, name string, old, nw *planner.JobPlan, mapping map[string]string, hint string, inflight func() (map[int]bool, error)) (*executor.CarryPlan, error) {
 	matches, problems := planner.CompareForUpdate(old, nw, mapping)
 	cp := executor.PlanCarry(old, nw, matches)
-	problems = append(problems, cp.Problems...)
+	if len(problems) == 0 && len(cp.Problems) > 0 && inflight != nil {
+		// (An unmatched operator's stage would report its in-flight rows
+		// again: only without operator problems.)
+		present, err := inflight()
+		if err != nil {
+			return nil, err
+		}
+		cp.KeepInflightProblems(present)
+		problems = cp.Problems
+	}
 	if len(problems) == 0 {
 		return cp, nil
 	}
@@ -305,6 +324,7 @@ func (s *Session) alterJob(ctx context.Context, n *sql.AlterJob) (*Result, error
 	pause0 := clock.Now()
 	rj.Stop()
 	<-lj.recorded
+	stopped := clock.Now()
 	restoreOld := func(cause error) error {
 		cj.State, cj.EndedAt = catalog.JobRunning, 0
 		if err := e.cat.PutJob(cj); err != nil {
@@ -331,6 +351,7 @@ func (s *Session) alterJob(ctx context.Context, n *sql.AlterJob) (*Result, error
 			return nil, restoreOld(err)
 		}
 	}
+	carriedAt := clock.Now()
 	nj := &catalog.Job{Name: n.Name, ID: newID, StateNS: ns, State: catalog.JobRunning, SQL: n.Insert.Text, Options: options(with),
 		StartedAt: e.Now(), PrevID: cj.ID, Template: cj.Template}
 	if err := e.cat.CreateJob(nj); err != nil {
@@ -345,7 +366,8 @@ func (s *Session) alterJob(ctx context.Context, n *sql.AlterJob) (*Result, error
 		_ = e.cat.PutJob(nj)
 		return nil, restoreOld(err)
 	}
-	down := clock.Now().Sub(pause0) + held
+	started := clock.Now()
+	down := started.Sub(pause0) + held
 	if !cp.Identity {
 		if err := executor.DeleteJobState(e.store, cj.StateNS); err != nil {
 			e.opts.Logf("job %s: deleting the state of job id %d: %v", n.Name, cj.ID, err)
@@ -361,8 +383,10 @@ func (s *Session) alterJob(ctx context.Context, n *sql.AlterJob) (*Result, error
 	if !cp.Identity {
 		how = fmt.Sprintf("state copied (%d keys, %d bytes)", carried.Keys, carried.Bytes)
 	}
-	return &Result{Tag: "ALTER JOB", Notices: []string{fmt.Sprintf("job %s updated: job id %d -> %d, %s; stopped for %s, %s in all",
-		n.Name, cj.ID, newID, how, down.Round(time.Microsecond), clock.Now().Sub(t0).Round(time.Microsecond))}}, nil
+	r := time.Microsecond
+	return &Result{Tag: "ALTER JOB", Notices: []string{fmt.Sprintf("job %s updated: job id %d -> %d, %s; stopped for %s (held %s, stop %s, carry %s, start %s), %s in all",
+		n.Name, cj.ID, newID, how, down.Round(r), held.Round(r), stopped.Sub(pause0).Round(r), carriedAt.Sub(stopped).Round(r),
+		started.Sub(carriedAt).Round(r), clock.Now().Sub(t0).Round(r))}}, nil
 }
 
 // explainUpdate shows what ALTER JOB n would do: the check's verdict and,
@@ -387,7 +411,6 @@ func (e *Engine) explainUpdate(n *sql.AlterJob) (string, error) {
 	oldPlan := rj.Plan()
 	matches, problems := planner.CompareForUpdate(oldPlan, newPlan, mappingOf(n.Mapping))
 	cp := executor.PlanCarry(oldPlan, newPlan, matches)
-	problems = append(problems, cp.Problems...)
 	var b strings.Builder
 	fmt.Fprintf(&b, "update of job %s (job id %d)\n", n.Name, rj.Meta().ID)
 	switch {
@@ -453,8 +476,9 @@ func (s *Session) createJobFromSnapshot(ctx context.Context, n *sql.CreateJob) (
 	if err != nil {
 		return nil, err
 	}
-	cp, err := checkCarry("restore", n.Name, oldPlan, plan, nil,
-		fmt.Sprintf("The new query must keep the stateful operators of snapshot %s (job %s), as an update would.", snap.Name, snap.Job))
+	cp, err := checkCarryInflight("restore", n.Name, oldPlan, plan, nil,
+		fmt.Sprintf("The new query must keep the stateful operators of snapshot %s (job %s), as an update would.", snap.Name, snap.Job),
+		func() (map[int]bool, error) { return executor.InflightStages(e.store, snap.ID, true) })
 	if err != nil {
 		return nil, err
 	}
@@ -501,9 +525,10 @@ func (e *Engine) continueLineage(name string, plan *planner.JobPlan, id uint64) 
 		e.opts.Logf("job %s: not continuing job id %d: %v", name, prev.ID, err)
 		return id, 0, nil
 	}
-	cp, err := checkCarry("continue", name, oldPlan, plan, nil,
+	cp, err := checkCarryInflight("continue", name, oldPlan, plan, nil,
 		fmt.Sprintf("Launch %d of job %s ended %s; a new launch continues it and must keep its stateful operators. DROP JOB %s first to start from scratch.",
-			prev.ID, name, prev.State, name))
+			prev.ID, name, prev.State, name),
+		func() (map[int]bool, error) { return executor.InflightStages(e.store, prev.StateNS, false) })
 	if err != nil {
 		return 0, 0, err
 	}

@@ -53,22 +53,27 @@ func benchLifecycle(b *testing.B, mb int) {
 CREATE SINK out (id BIGINT, n BIGINT, s BIGINT, lo BIGINT, hi BIGINT) WITH (connector = 'blackhole');
 CREATE JOB big AS INSERT INTO out SELECT id, count(*), sum(v), min(v), max(v) FROM big GROUP BY id;`)
 	src, _ := e.Catalog().GetSource("big")
-	var next atomic.Int64
-	appendRows := func(n int) {
+	var next, seq atomic.Int64
+	// appendRows appends n rows: new keys, or (update) keys seen before.
+	appendRows := func(n int, update bool) {
 		rows := make([]datum.Row, n)
 		for i := range rows {
 			id := next.Add(1)
+			if update {
+				next.Add(-1)
+				id = 1 + seq.Add(7919)%next.Load()
+			}
 			rows[i] = datum.Row{datum.NewInt(id), datum.NewInt(id % 1000), datum.NewTimestamp(1_700_000_000_000_000 + id)}
 		}
 		if _, err := e.logs.Append(src.ID, rows); err != nil {
 			b.Error(err)
 		}
 	}
-	// About 100 bytes of state (key and value) per key.
-	keys := mb << 20 / 100
+	// About 52 bytes of state (key and value) per key.
+	keys := mb << 20 / 52
 	t0 := time.Now()
 	for done := 0; done < keys; done += 50_000 {
-		appendRows(50_000)
+		appendRows(50_000, false)
 	}
 	wm := 1_700_000_000_000_000 + next.Load() + 1
 	if err := e.AdvanceWatermark("big", wm); err != nil {
@@ -93,7 +98,8 @@ CREATE JOB big AS INSERT INTO out SELECT id, count(*), sum(v), min(v), max(v) FR
 	b.ReportMetric(float64(pause.Microseconds())/1000, "idle-pause-ms")
 	b.ReportMetric(took.Seconds()/gb, "snapshot-s/GB")
 
-	// Snapshots under load: rows keep arriving (new keys).
+	// Snapshots under load: 40,000 rows/s keep arriving (updates of
+	// existing keys, so the state keeps its size).
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -105,15 +111,15 @@ CREATE JOB big AS INSERT INTO out SELECT id, count(*), sum(v), min(v), max(v) FR
 				return
 			default:
 			}
-			appendRows(20_000)
-			time.Sleep(time.Millisecond)
+			appendRows(4_000, true)
+			time.Sleep(100 * time.Millisecond)
 		}
 	}()
 	time.Sleep(200 * time.Millisecond)
 	for _, hold := range []bool{false, true} {
 		var pauses []time.Duration
 		t0 := time.Now()
-		for i := 0; i < 5; i++ {
+		for i := 0; i < 3; i++ {
 			_, p, err := e.takeSnapshot(ctx, fmt.Sprintf("load%d", i), "big", 0, true, false, hold)
 			if err != nil {
 				b.Fatal(err)
@@ -126,7 +132,7 @@ CREATE JOB big AS INSERT INTO out SELECT id, count(*), sum(v), min(v), max(v) FR
 		if hold {
 			what = "workers held at a bundle boundary"
 		}
-		b.Logf("5 snapshots under load (%s) in %s: pauses %v", what, time.Since(t0).Round(time.Millisecond), pauses)
+		b.Logf("3 snapshots under load (%s) in %s: pauses %v", what, time.Since(t0).Round(time.Millisecond), pauses)
 		if !hold {
 			b.ReportMetric(float64(pauses[len(pauses)-1].Microseconds())/1000, "load-pause-max-ms")
 		} else {

@@ -107,6 +107,25 @@ func lcWatermark(t testing.TB, e *Engine, source, ts string) {
 	}
 }
 
+// lcWatermarks advances several sources (of one join job) to ts first,
+// then waits.
+func lcWatermarks(t testing.TB, e *Engine, ts string, sources ...string) {
+	t.Helper()
+	us := lcTS(t, ts)
+	for _, src := range sources {
+		if err := e.AdvanceWatermark(src, us); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, src := range sources {
+		if err := e.WaitSourceWatermark(ctx, src, us); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // lcJob returns a job's newest launch: id and state.
 func lcJob(t testing.TB, e *Engine, name string) (uint64, string) {
 	t.Helper()
@@ -440,6 +459,29 @@ func TestLifecycleWindowResize(t *testing.T) {
 	got = lcRows(t, s, "SELECT window_start, window_end, device, n, s, pane FROM out WHERE window_start >= TIMESTAMP '2024-01-01 00:02:00'")
 	if want := []string{"2024-01-01 00:02:00 2024-01-01 00:04:00 a 1 5 ON_TIME"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("later window: %q, want %q", got, want)
+	}
+}
+
+// A restore may change the window size too: the snapshot's open windows
+// keep their bounds.
+func TestLifecycleRestoreResized(t *testing.T) {
+	e := lcOpen(t, Options{})
+	s := e.NewSession()
+	lcExec(t, s, lcSchema+perMinuteTable("out", false)+perMinuteTable("out2", false))
+	lcExec(t, s, "CREATE JOB j AS "+perMinute("out", ""))
+	insertReadings(t, s, "a 1 00:00:10", "a 2 00:01:10")
+	lcWatermark(t, e, "readings", "2024-01-01 00:01:06") // both rows read, nothing in flight
+	lcExec(t, s, "CREATE SNAPSHOT s FOR JOB j WITH SOURCE; CANCEL JOB j")
+	lcExec(t, s, "CREATE JOB r FROM SNAPSHOT s AS "+strings.Replace(perMinute("out2", ""), "'1' MINUTE", "'2' MINUTE", 1))
+	insertReadings(t, s, "a 4 00:01:30")
+	lcWatermark(t, e, "readings", "2024-01-01 00:02:00")
+	got := lcRows(t, s, "SELECT window_start, window_end, device, n, s FROM out2")
+	want := []string{
+		"2024-01-01 00:00:00 2024-01-01 00:02:00 a 1 4", // new rows: 2-minute windows
+		"2024-01-01 00:01:00 2024-01-01 00:02:00 a 1 2", // open in the snapshot: its old bounds
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("restored with another window size:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -941,6 +983,12 @@ func TestLifecycleCarryRenumberedStages(t *testing.T) {
 		t.Fatalf("in-flight entries: %d carried of %d", len(carried), len(inflight))
 	}
 	t.Logf("%d in-flight queue entries carried", len(inflight))
+	if st, err := executor.InflightStages(e.Store(), cj.StateNS, false); err != nil || !reflect.DeepEqual(st, map[int]bool{1: true}) {
+		t.Fatalf("stages with in-flight entries: %v %v", st, err)
+	}
+	if st, _ := executor.InflightStages(e.Store(), ns, false); !reflect.DeepEqual(st, map[int]bool{3: true}) {
+		t.Fatalf("stages with in-flight entries after the carry: %v", st)
+	}
 	nj := &catalog.Job{Name: "c", ID: 0, StateNS: ns, State: catalog.JobRunning, SQL: cj.SQL, PrevID: cj.ID, StartedAt: e.Now()}
 	if err := e.Catalog().CreateJob(nj); err != nil {
 		t.Fatal(err)
@@ -954,6 +1002,53 @@ func TestLifecycleCarryRenumberedStages(t *testing.T) {
 	lcWatermark(t, e, "readings", "2024-01-02 00:00:00")
 	if got := lcRows(t, s, "SELECT * FROM totals"); !reflect.DeepEqual(got, exp) {
 		t.Fatalf("totals after the renumbered carry:\n%q\nwant\n%q", got, exp)
+	}
+}
+
+// A job reading two sources (an interval join): an update carries both
+// source positions and the join's state; replacing either source, or
+// adding a side input (a lookup-joined table), is refused.
+func TestLifecycleJoinUpdate(t *testing.T) {
+	e := lcOpen(t, Options{})
+	s := e.NewSession()
+	lcExec(t, s, lcSchema+`
+CREATE SOURCE alarms (device VARCHAR NOT NULL, level INT, ts TIMESTAMP NOT NULL, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND);
+CREATE SOURCE alarms2 (device VARCHAR NOT NULL, level INT, ts TIMESTAMP NOT NULL, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND);
+CREATE TABLE sites (device VARCHAR PRIMARY KEY, site VARCHAR);
+CREATE TABLE joined (device VARCHAR, level INT, rpm BIGINT, ts TIMESTAMP);
+CREATE TABLE joined_oracle (device VARCHAR, level INT, rpm BIGINT, ts TIMESTAMP);
+CREATE TABLE with_site (device VARCHAR, rpm BIGINT, site VARCHAR);
+`)
+	join := func(tbl, alarms, where string) string {
+		return fmt.Sprintf(`INSERT INTO %s SELECT a.device, a.level, r.rpm, r.ts FROM %s a JOIN readings r
+  ON a.device = r.device AND r.ts BETWEEN a.ts - INTERVAL '1' MINUTE AND a.ts %s`, tbl, alarms, where)
+	}
+	lcExec(t, s, "CREATE JOB j AS "+join("joined", "alarms", ""))
+	insertReadings(t, s, "a 1 00:00:10", "b 2 00:00:20", "a 3 00:00:50")
+	lcExec(t, s, "INSERT INTO alarms VALUES ('a', 1, TIMESTAMP '2024-01-01 00:00:30'), ('b', 5, TIMESTAMP '2024-01-01 00:01:00')")
+	lcWatermarks(t, e, "2024-01-01 00:00:55", "readings", "alarms")
+
+	pe := lcErr(t, s, "ALTER JOB j UPDATE AS "+join("joined", "alarms2", ""), pgerr.ObjectNotInPrerequisiteState)
+	if !strings.Contains(pe.Detail, "source_alarms: ") || strings.Contains(pe.Detail, "source_readings") {
+		t.Fatalf("replaced second source: %q", pe.Detail)
+	}
+	res := lcExec(t, s, "ALTER JOB j UPDATE AS "+join("joined", "alarms", "WHERE a.level >= 0"))
+	t.Log(res[0].Notices[0])
+	insertReadings(t, s, "a 4 00:01:10", "b 6 00:01:20")
+	lcExec(t, s, "INSERT INTO alarms VALUES ('a', 2, TIMESTAMP '2024-01-01 00:01:15'), ('b', 7, TIMESTAMP '2024-01-01 00:01:30')")
+	lcExec(t, s, "CREATE JOB o AS "+join("joined_oracle", "alarms", ""))
+	lcWatermarks(t, e, "2024-01-01 00:05:00", "readings", "alarms")
+	got, want := lcRows(t, s, "SELECT * FROM joined"), lcRows(t, s, "SELECT * FROM joined_oracle")
+	if !reflect.DeepEqual(got, want) || len(want) < 5 {
+		t.Fatalf("join across the update:\n%s\noracle:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// Side inputs.
+	lcExec(t, s, "CREATE JOB l AS INSERT INTO with_site SELECT device, rpm, 'none' FROM readings")
+	pe = lcErr(t, s, "ALTER JOB l UPDATE AS INSERT INTO with_site SELECT r.device, r.rpm, s.site FROM readings r JOIN sites s ON r.device = s.device",
+		pgerr.ObjectNotInPrerequisiteState)
+	if !strings.Contains(pe.Detail, "side inputs: the side inputs change from () to (sites)") {
+		t.Fatalf("added side input: %q", pe.Detail)
 	}
 }
 

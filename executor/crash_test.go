@@ -416,8 +416,8 @@ type crashCase struct {
 // TestCrashSimulated runs windowed jobs through many crash points (see
 // above): 10,000 images per run of the test (1,000 with -short, 50,000
 // with -stress). Each image costs about 3 ms of CPU (a Pebble open); on a
-// machine too loaded to check 10,000 in 45 s the test stops there, logs
-// the count, and requires at least 2,000.
+// machine too loaded to check them in 45 s the test stops there, logs the
+// count, and requires a fifth of them.
 func TestCrashSimulated(t *testing.T) {
 	const sec = int64(1_000_000)
 	cases := []crashCase{
@@ -440,7 +440,7 @@ func TestCrashSimulated(t *testing.T) {
 	start := time.Now()
 	for round := 0; images < target; round++ {
 		if time.Since(start) > budget {
-			if images < 2000 {
+			if images < target/5 {
 				t.Fatalf("only %d crash images checked in %v", images, budget)
 			}
 			t.Logf("time budget spent: stopping at %d crash images (target %d)", images, target)

@@ -624,6 +624,9 @@ func (e *ddEnv) formatStateEntry(k, v []byte, windows map[string]*planner.Window
 		return raw
 	}
 	key := rest[8:]
+	if wop := windows[op]; wop != nil && wop.Sliced {
+		return formatSlicedEntry(op, wop, key, v, raw) // slicedagg_test.go
+	}
 	if wop := windows[op]; wop != nil && len(key) >= 8 {
 		start := int64(binary.BigEndian.Uint64(key))
 		keyRow, _, err := datum.DecodeKeyRow(key[8:], len(wop.KeyCols))

@@ -39,7 +39,7 @@ func (c *fakeClock) advance(d time.Duration) {
 // dedupRig is one keyed worker's fingerprinting over a store, with two
 // upstream producers whose progress the test sets by hand.
 type dedupRig struct {
-	t     *testing.T
+	t     testing.TB
 	st    *state.Store
 	clock *fakeClock
 	hooks *testHooks
@@ -47,7 +47,7 @@ type dedupRig struct {
 	w     *worker
 }
 
-func newDedupRig(t *testing.T, st *state.Store, clock *fakeClock, hooks *testHooks) *dedupRig {
+func newDedupRig(t testing.TB, st *state.Store, clock *fakeClock, hooks *testHooks) *dedupRig {
 	x := New(Config{Store: st, Env: connector.Env{Clock: clock}, hooks: hooks})
 	j := &Job{x: x, meta: JobMeta{Name: "fp", ID: 1, StateNS: 5}}
 	up := &stageRT{plan: &planner.Stage{ID: 0, Name: "s0"}, job: j}
@@ -486,5 +486,37 @@ func TestDedupRestartRedelivery(t *testing.T) {
 				t.Fatalf("%d duplicates dropped, %d re-sent", ds.Dropped, rewritten)
 			}
 		})
+	}
+}
+
+// BenchmarkFingerprintAdmit measures admitting a new queue entry (filter
+// tests over the live slices, the fingerprint write into the batch) and,
+// with commits every 64 entries, the rotation and retirement of slices.
+func BenchmarkFingerprintAdmit(b *testing.B) {
+	st, err := state.Open("/db", state.Options{FS: vfs.NewMem()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	r := newDedupRig(b, st, clock, &testHooks{sliceBundles: 16})
+	d := r.w.dedup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%64 == 0 {
+			r.publish(uint64(i/64), uint64(i/64))
+			d.observe()
+		}
+		if dup, err := d.admit(fpQueueKey(i%2, uint64(i))); err != nil || dup {
+			b.Fatal(dup, err)
+		}
+		if i%64 == 63 {
+			d.endBundle()
+			if err := st.Commit(r.w.batch); err != nil {
+				b.Fatal(err)
+			}
+			r.w.batch.Reset()
+		}
 	}
 }

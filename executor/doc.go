@@ -20,7 +20,8 @@
 // watermark and fires the event-time timers it passed, and then commits one
 // batch holding: the operators' state changes, timers set and cleared, the
 // records produced for downstream stages (as durable queue entries), the rows
-// written to tables, the deletion of the queue entries it consumed, its source
+// written to tables, the deletion of the queue entries it consumed and their
+// fingerprints (so a re-delivered entry is dropped: dedup.go), its source
 // position and its watermark. Only after the batch is synced are the outputs
 // handed to downstream workers in memory and the new watermark published, so
 // nothing a bundle did is visible or acknowledged before it is durable; after
@@ -47,6 +48,30 @@
 // order, independent of scheduling, so results can be compared with an
 // oracle; a record judged on time always reaches its window before the window
 // fires.
+//
+// # Multi-input stages
+//
+// A join of two streams, or a UNION ALL, is a keyed stage with several
+// inputs; a delivery's queue key names the stage that produced it, and the
+// first operator of such a stage (joinOp) tells its inputs apart
+// (join.go: worker.entry). The stage's input watermark is the minimum of
+// its inputs'. A join keeps each side's rows in memory and in the store
+// until the watermark proves no row of the other side can match them; its
+// inputs are judged late in their source stages (lateGateOp), so which
+// rows it sees is deterministic, like windows. A windowed aggregation in a
+// keyed stage judges nothing late: its input is on time by construction.
+// Sliding windows aggregate by slices without timers (slicedagg.go).
+//
+// # Snapshots and updates
+//
+// Because every commit is one atomic batch, the store is at every instant
+// a consistent cut of a job, each worker at a bundle boundary: a snapshot
+// is a Pebble snapshot of the job's namespace copied into the snapshot
+// keyspace (snapshot.go), and Job.Pause holds the workers at their next
+// bundle boundary when a caller needs the job still (an update that must
+// let in-flight rows through first). update.go carries a namespace's keys
+// into a new plan: operators matched by stable name, stages by their
+// source or first stateful operator.
 //
 // # Concurrency
 //

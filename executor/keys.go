@@ -16,6 +16,8 @@ import (
 //	'm' ns(8) 'f' stage(2) dest(4) slice(8) fromStage(2) from(4) seq(8)  fingerprint of a consumed queue entry (dedup.go)
 //	'q' ns(8) stage(2) dest(4) fromStage(2) from(4) seq(8)  a committed bundle's output for one key range
 //	'D' ns(8) stage(2) worker(4) offset(8)               a dead letter (exactly once: keyed by position)
+//	'S' id(8) prefix rest                                a snapshot's copy of the job key prefix ns(8) rest
+//	                                                     ('s', 'T', 'm', 'q'; snapshot.go, update.go)
 
 const (
 	metaPrefix   = 'm'

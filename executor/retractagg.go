@@ -16,8 +16,9 @@ import (
 // an updating stream (the last input column is the op column: true adds a
 // row, false takes one back). Its accumulators can take values back:
 // counts and sums subtract, min and max keep a count per distinct value.
-// Per bundle it emits the result of every group that changed and still has
-// rows, as an upsert by the group key; state is one ValueState entry per
+// Its output is an updating stream too: per bundle, every group that
+// changed retracts the row it emitted before (if it had rows) and inserts
+// its new one (if it still has rows). State is one ValueState entry per
 // group, written at the bundle's end.
 type retractAggOp struct {
 	baseOp
@@ -50,6 +51,7 @@ type rgroup struct {
 	rows    int64 // net rows
 	accs    []racc
 	changed bool
+	prev    datum.Row // the row emitted before this bundle's changes
 }
 
 // racc is one retractable accumulator.
@@ -127,6 +129,9 @@ func (o *retractAggOp) process(row datum.Row) error {
 	if !g.changed {
 		g.changed = true
 		o.changed = append(o.changed, g)
+		if g.rows > 0 {
+			g.prev = o.resultRow(g)
+		}
 	}
 	g.rows += sign
 	for i, k := range o.kinds {
@@ -199,21 +204,32 @@ func (o *retractAggOp) result(k raccKind, a *racc) datum.Datum {
 	return best
 }
 
+// resultRow is group g's current output row, without the op column.
+func (o *retractAggOp) resultRow(g *rgroup) datum.Row {
+	out := make(datum.Row, 0, len(g.keyRow)+len(o.kinds)+1)
+	out = append(out, g.keyRow...)
+	for i, k := range o.kinds {
+		out = append(out, o.result(k, &g.accs[i]))
+	}
+	return out
+}
+
 func (o *retractAggOp) flush() error {
 	var buf []byte
 	for _, g := range o.changed {
 		g.changed = false
+		if g.prev != nil {
+			if err := o.out(append(g.prev, datum.NewBool(false))); err != nil {
+				return err
+			}
+			g.prev = nil
+		}
 		if g.rows <= 0 {
 			delete(o.groups, g.enc)
 			o.vs.Delete(g.hash, []byte(g.enc))
 			continue
 		}
-		out := make(datum.Row, 0, len(g.keyRow)+len(o.kinds))
-		out = append(out, g.keyRow...)
-		for i, k := range o.kinds {
-			out = append(out, o.result(k, &g.accs[i]))
-		}
-		if err := o.out(out); err != nil {
+		if err := o.out(append(o.resultRow(g), datum.NewBool(true))); err != nil {
 			return err
 		}
 		buf = encodeRGroup(buf[:0], g)

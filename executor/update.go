@@ -49,18 +49,69 @@ type CarryPlan struct {
 	// Identity: the new plan finds everything under the old keys, so the
 	// namespace can be kept as it is.
 	Identity bool
-	// Problems are in-flight data that cannot be carried (the update is
-	// refused).
+	// Problems are in-flight data that cannot be carried as it is: queue
+	// entries whose consumer or producer has no counterpart, or whose row
+	// type or partitioning changes. An update lets the old job consume them
+	// first (NeedsQuiesce); a restore or relaunch, which has no old job to
+	// run, is refused if such entries exist (KeepInflightProblems).
 	Problems []planner.UpdateProblem
+	// problemStage is the old consumer stage of each problem.
+	problemStage []int
 	// Report describes the carry, one line per operator and stage, for
 	// EXPLAIN JOB ... UPDATE.
 	Report []string
 }
 
 // NeedsQuiesce reports whether the old job must consume its in-flight data
-// before it stops: rows already windowed with a window size that changes
-// cannot be carried as they are.
-func (cp *CarryPlan) NeedsQuiesce() bool { return len(cp.Resized) > 0 }
+// before it stops: rows already windowed with a window size that changes,
+// or rows the new plan cannot take (Problems), cannot be carried as they
+// are.
+func (cp *CarryPlan) NeedsQuiesce() bool { return len(cp.Resized) > 0 || len(cp.Problems) > 0 }
+
+// KeepInflightProblems keeps only the problems of stages that have
+// in-flight entries (present, from InflightStages).
+func (cp *CarryPlan) KeepInflightProblems(present map[int]bool) {
+	var ps []planner.UpdateProblem
+	var ids []int
+	for i, p := range cp.Problems {
+		if present[cp.problemStage[i]] {
+			ps = append(ps, p)
+			ids = append(ids, cp.problemStage[i])
+		}
+	}
+	cp.Problems, cp.problemStage = ps, ids
+}
+
+// InflightStages returns the stages of namespace ns (snapshot false) or of
+// snapshot keyspace ns (snapshot true) that hold queue entries. It seeks
+// once per stage.
+func InflightStages(st *state.Store, ns uint64, snapshot bool) (map[int]bool, error) {
+	p := nsKey(queuePrefix, ns, 0)
+	if snapshot {
+		p = append(snapshotKeyPrefix(ns), queuePrefix)
+	}
+	out := map[int]bool{}
+	lo, hi := p, state.PrefixEnd(p)
+	for {
+		var next []byte
+		err := st.Scan(lo, hi, func(k, _ []byte) error {
+			if len(k) >= len(p)+2 {
+				out[int(binary.BigEndian.Uint16(k[len(p):]))] = true
+				next = state.PrefixEnd(k[:len(p)+2])
+			}
+			return errStopScan
+		})
+		if err != nil && !errors.Is(err, errStopScan) {
+			return nil, err
+		}
+		if next == nil {
+			return out, nil
+		}
+		lo = next
+	}
+}
+
+var errStopScan = errors.New("stop")
 
 // PlanCarry plans moving old's keys into nw given the compatibility
 // check's matches (planner.CompareForUpdate).
@@ -95,8 +146,20 @@ func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
 	for _, o := range sortedKeys(matches) {
 		ow, ok1 := oldOps[o].(*planner.WindowAggOp)
 		nwa, ok2 := newOps[matches[o]].(*planner.WindowAggOp)
-		if ok1 && ok2 && !ow.Partial && !nwa.Partial && ow.Window.Size != nwa.Window.Size {
+		// (Sliced aggregations cannot change their windows: the check
+		// refuses it, their state being laid out by slice.)
+		if ok1 && ok2 && !ow.Partial && !nwa.Partial && !ow.Sliced && !nwa.Sliced && ow.Window.Size != nwa.Window.Size {
 			cp.Resized[o] = ow.Window.Size
+		}
+	}
+
+	// Rows in flight to a resized aggregation were windowed with the old
+	// size by its partial half.
+	for _, st := range old.Stages {
+		for _, op := range st.Ops {
+			if _, ok := cp.Resized[op.OpName()]; ok {
+				cp.problem(st, "its in-flight rows were windowed with the old window size of %s", op.OpName())
+			}
 		}
 	}
 
@@ -112,8 +175,7 @@ func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
 			case !cOK && !pOK:
 				continue
 			case !cOK || !pOK:
-				cp.Problems = append(cp.Problems, planner.UpdateProblem{Operator: "stage " + c.Name,
-					Reason: fmt.Sprintf("its in-flight input from stage %s has no counterpart in the new job", prod.Name)})
+				cp.problem(c, "its in-flight input from stage %s has no counterpart in the new job", prod.Name)
 				continue
 			}
 			ncs, nps := newByID[nc], newByID[np]
@@ -125,14 +187,11 @@ func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
 			}
 			switch {
 			case nin == nil:
-				cp.Problems = append(cp.Problems, planner.UpdateProblem{Operator: "stage " + c.Name,
-					Reason: fmt.Sprintf("stage %s no longer feeds it", nps.Name)})
+				cp.problem(c, "stage %s no longer feeds it", nps.Name)
 			case schemaTypes(in.Schema) != schemaTypes(nin.Schema):
-				cp.Problems = append(cp.Problems, planner.UpdateProblem{Operator: "stage " + c.Name,
-					Reason: fmt.Sprintf("its in-flight rows from stage %s change type from (%s) to (%s)", prod.Name, schemaTypes(in.Schema), schemaTypes(nin.Schema))})
+				cp.problem(c, "its in-flight rows from stage %s change type from (%s) to (%s)", prod.Name, schemaTypes(in.Schema), schemaTypes(nin.Schema))
 			case fmt.Sprint(routingKeys(prod)) != fmt.Sprint(routingKeys(nps)):
-				cp.Problems = append(cp.Problems, planner.UpdateProblem{Operator: "stage " + c.Name,
-					Reason: fmt.Sprintf("its in-flight rows from stage %s are partitioned by other columns", prod.Name)})
+				cp.problem(c, "its in-flight rows from stage %s are partitioned by other columns", prod.Name)
 			}
 		}
 	}
@@ -192,7 +251,15 @@ func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
 			cp.Report = append(cp.Report, fmt.Sprintf("stage %s: not carried", st.Name))
 		}
 	}
+	for _, p := range cp.Problems {
+		cp.Report = append(cp.Report, fmt.Sprintf("%s: the old job consumes its in-flight rows first: %s", p.Operator, p.Reason))
+	}
 	return cp
+}
+
+func (cp *CarryPlan) problem(c *planner.Stage, format string, args ...any) {
+	cp.Problems = append(cp.Problems, planner.UpdateProblem{Operator: "stage " + c.Name, Reason: fmt.Sprintf(format, args...)})
+	cp.problemStage = append(cp.problemStage, c.ID)
 }
 
 // stageSig identifies a stage across plans: its source read, or its first

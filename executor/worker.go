@@ -520,8 +520,8 @@ func (w *worker) commit(wm, natural int64) error {
 // the storage error (53100, 58030) is kept.
 func (w *worker) commitFailed(err error) error {
 	pe := pgerr.Wrap(err)
-	return pgerr.New(pe.Code, "job %s: committing a bundle of stage %s (worker %d) failed; the job stopped at its last commit and resumes from there after a restart: %s",
-		w.job.meta.Name, w.st.plan.Name, w.idx, pe.Message)
+	return pgerr.New(pe.Code, "committing a bundle of stage %s (worker %d) failed; the job stopped at its last commit and resumes from there after a restart: %s",
+		w.st.plan.Name, w.idx, pe.Message)
 }
 
 // rangeIndexOf extracts the destination range from a queue key.

@@ -56,13 +56,38 @@
 //     sub-expressions (1/0) are left for run time rather than raised while
 //     planning.
 //   - Acc.Add and Acc.Merge return the error of an overflowing sum.
+//   - string_agg's delimiter must be a constant; array_agg's result is an
+//     array in text form.
+//   - Integer bitwise operators (& | # << >> ~) work on equal integer
+//     types only.
 //
 // # Functions
 //
 // Builtins() is the immutable table of builtin functions. A server adds
 // its own (version(), current_user, ...) to a clone and resolves with
 // ResolveCallIn; calls remember the registry entry they were resolved
-// against, so Compile needs no registry.
+// against, so Compile needs no registry. A registered function whose
+// result depends on the session gives Overload.EvalSettings instead of
+// Eval: it reads the session's settings from the Env it is compiled with
+// (Env.Settings), and its calls are never folded, so one plan serves
+// every session (current_user reads session_authorization).
+//
+// Arrays are TEXT holding PostgreSQL's text form ('{a,b}', and the
+// vector form '1 2' of int2vector, subscripts from 0); arrays.go has the
+// constructor array(...) (ARRAY[...]), array_element (x[i]), x op ANY/ALL
+// (the calls "= any", "<> all", ...), array_upper/lower/length,
+// cardinality, array_to_string, string_to_array, array_agg, and records
+// (row(...), record_field). An element is typed when the array's element
+// type is known (ArrayElemType: ARRAY[1, 2]) and untyped otherwise, so it
+// takes the type its context wants, like an untyped literal. JSON
+// constructors (json_build_object, json_build_array, to_json) build JSON
+// text. Set-returning functions (srf.go: generate_series, unnest,
+// generate_subscripts, information_schema._pg_expandarray) are resolved
+// with ResolveSetFunc and run by the batch evaluator (SetCall.Run).
+//
+// Apply is an expression node for the batch evaluator: a Go function of
+// its arguments' values (a correlated subquery run per row). It is never
+// folded.
 //
 // # Concurrency
 //

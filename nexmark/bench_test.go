@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -77,7 +78,7 @@ func benchQuery(b *testing.B, q string) {
 		}
 		ss := e.NewSession()
 		ctx := context.Background()
-		runtime.GC()
+		debug.FreeOSMemory() // what earlier runs left must not count
 		resetPeakRSS()
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)

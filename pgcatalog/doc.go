@@ -39,10 +39,21 @@
 //
 // Weir has no array type: array-valued columns (conkey, indkey, datacl,
 // polroles, ...) hold PostgreSQL's text form ("{1,2}", int2vector "1 2"),
-// and array_to_string, array_upper and current_schemas read and write that
-// form. Names are text (OID 25) rather than name (19). Functions that
-// depend on the session (current_user, pg_backend_pid) answer for the
-// server, not the session: current_user is "weir".
+// which expr's array functions, subscripts and = ANY read (see expr).
+// Names are text (OID 25) rather than name (19).
+//
+// Casts to the OID alias types go through functions registered here:
+// 'events'::regclass calls regclassin (42P01 for a missing relation; a
+// number is taken as the OID), and regtypein, regprocin, regnamespacein
+// and regrolein likewise; x::regclass::text calls regclassout (and
+// regtypeout, regprocout, regnamespaceout, regroleout).
+//
+// Functions that depend on the session read its settings (expr's
+// Overload.EvalSettings, fed from the session by the engine):
+// current_user, session_user, current_role and user are the login user
+// (the server keeps it as the setting session_authorization; "weir" when
+// there is none), and current_setting reads the session's settings before
+// the server's. pg_backend_pid answers for the server.
 //
 // # Imports
 //

@@ -187,9 +187,23 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 			}
 			return datum.NewString(formatType(oidArg(args[0]), mod)), nil
 		}, tOID, tInt4))),
-		"pg_table_is_visible":    def(false, ov(tBool, visible, tOID)),
-		"pg_type_is_visible":     def(false, ov(tBool, visible, tOID)),
-		"pg_function_is_visible": def(false, ov(tBool, visible, tOID)),
+		"pg_table_is_visible":      def(false, ov(tBool, visible, tOID)),
+		"pg_type_is_visible":       def(false, ov(tBool, visible, tOID)),
+		"pg_function_is_visible":   def(false, ov(tBool, visible, tOID)),
+		"pg_operator_is_visible":   def(false, ov(tBool, visible, tOID)),
+		"pg_conversion_is_visible": def(false, ov(tBool, visible, tOID)),
+		"pg_opclass_is_visible":    def(false, ov(tBool, visible, tOID)),
+		"pg_collation_is_visible":  def(false, ov(tBool, visible, tOID)),
+		"pg_get_function_result": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			for _, p := range procs {
+				if p.oid == oidArg(args[0]) {
+					return datum.NewString(formatType(p.ret, -1)), nil
+				}
+			}
+			return datum.Null, nil
+		}, tOID)),
+		"pg_get_function_arguments":          def(false, ov(tText, constText(""), tOID)),
+		"pg_get_function_identity_arguments": def(false, ov(tText, constText(""), tOID)),
 		"pg_get_expr": def(false,
 			ov(tText, constNull, tText, tOID),
 			ov(tText, constNull, tText, tOID, tBool)),
@@ -230,9 +244,12 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 			ov(tBool, constBool(false), tText)),
 		"pg_get_serial_sequence":          def(false, ov(tText, constNull, tText, tText)),
 		"pg_get_statisticsobjdef_columns": def(false, ov(tText, constNull, tOID)),
-		"pg_relation_size":                def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
-		"pg_total_relation_size":          def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
-		"pg_table_size":                   def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
+		"pg_size_pretty": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
+			return datum.NewString(sizePretty(args[0].Int())), nil
+		}, tInt8)),
+		"pg_relation_size":       def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
+		"pg_total_relation_size": def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
+		"pg_table_size":          def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
 		"pg_database_size": def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tText),
 			ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
 		"current_setting": def(false,
@@ -366,6 +383,36 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 		}, tOID)),
 	}
 	return m
+}
+
+// sizePretty is pg_size_pretty: bytes, kB, MB, GB or TB, as PostgreSQL
+// rounds them.
+func sizePretty(size int64) string {
+	const limit = 10 * 1024
+	const limit2 = limit*2 - 1
+	abs := func(v int64) int64 {
+		if v < 0 {
+			return -v
+		}
+		return v
+	}
+	half := func(v int64) int64 { // half_rounded
+		if v >= 0 {
+			return (v + 1) / 2
+		}
+		return (v - 1) / 2
+	}
+	if abs(size) < limit {
+		return itoa(size) + " bytes"
+	}
+	size >>= 9 // half-kB
+	for _, unit := range []string{"kB", "MB", "GB"} {
+		if abs(size) < limit2 {
+			return itoa(half(size)) + " " + unit
+		}
+		size >>= 10
+	}
+	return itoa(half(size)) + " TB"
 }
 
 func nullIfEmptyDatum(s string) datum.Datum {

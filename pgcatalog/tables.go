@@ -342,6 +342,7 @@ var tableDefs = []*tableDef{
 			return [][]any{{UserName, oidOwner, true, true, false, true, "********", nil, nil}}
 		}},
 	{"pg_catalog", "pg_auth_members", "roleid oid, member oid, grantor oid, admin_option bool", empty},
+	{"pg_catalog", "pg_default_acl", "oid oid, defaclrole oid, defaclnamespace oid, defaclobjtype char, defaclacl aclitem[]", empty},
 	{"pg_catalog", "pg_tablespace", "oid oid, spcname name, spcowner oid, spcacl text, spcoptions text",
 		func(*snapshot) [][]any {
 			return [][]any{{oidTablespace, "pg_default", oidOwner, nil, nil}, {1664, "pg_global", oidOwner, nil, nil}}

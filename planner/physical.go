@@ -215,9 +215,11 @@ type WindowAggOp struct {
 	// accumulator update whatever the number of windows it belongs to.
 	// The Partial's row then ends with one more column, the end of the
 	// first window its slice counts for (TIMESTAMP; later than the slice's
-	// first window when the rows were late for the earlier ones). Set when
-	// the job has neither allowed_lateness nor emit_early (a window then
-	// fires exactly one pane). The state is laid out per slice.
+	// first window when the rows were late for the earlier ones). Set for
+	// sliding (HOP) and pre-windowed aggregations when the job has neither
+	// allowed_lateness nor emit_early (a window then fires exactly one
+	// pane). The state is laid out per slice, so an update cannot change
+	// the window's size or slide.
 	Sliced bool
 }
 

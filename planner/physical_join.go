@@ -136,11 +136,11 @@ func (*LateGateOp) Stateful() bool { return false }
 
 // RetractAggOp is a continuous aggregation over an updating input (whose
 // last column is the op column): inserts add to the accumulators,
-// retractions remove from them. It is not lifted (no combiner). Per bundle
-// it emits the current result of every group that changed: the key columns
-// then one column per aggregate (an upsert by the keys); a group whose rows
-// were all retracted emits nothing more. Aggregates: count, sum, avg, min,
-// max (not DISTINCT).
+// retractions remove from them. It is not lifted (no combiner). Its output
+// is an updating stream: the key columns, one column per aggregate, then
+// the op column; per bundle every group that changed retracts its previous
+// row and inserts its new one (none once all its rows were retracted).
+// Aggregates: count, sum, avg, min, max (not DISTINCT).
 type RetractAggOp struct {
 	OpBase
 	KeyCols []int

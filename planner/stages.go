@@ -13,22 +13,32 @@ import (
 // This file compiles a job's INSERT INTO target SELECT ... into stages
 // (physical.go). The rules:
 //
-//   - A job reads exactly one source; stateless operators (filters,
-//     projections, window assignment) fuse into the source's stage.
-//   - An aggregation (windowed or not) splits the job at a shuffle by its
-//     group key, window columns excluded. Combiner lifting: the source stage
-//     ends with the Partial half, which folds each bundle's rows into
-//     accumulators per (key, window); the keyed stage starts with the Merge
-//     half, which owns the state. Every Weir aggregate is mergeable
+//   - Each source scan starts a branch at its own source stage; stateless
+//     operators (filters, projections, window assignment) fuse into the
+//     stage the branch has reached.
+//   - An aggregation (windowed or not) splits the branch at a shuffle by
+//     its group key, window columns excluded. Combiner lifting: the current
+//     stage ends with the Partial half, which folds each bundle's rows into
+//     accumulators per (key, window); the new keyed stage starts with the
+//     Merge half, which owns the state. Every Weir aggregate is mergeable
 //     (count(DISTINCT x) merges its value sets), so lifting always applies.
-//   - What follows the aggregation (HAVING, the select list, the conversion
-//     to the target's columns) fuses into the keyed stage, which ends with
-//     the sink.
+//     Sliding windows (and windows regrouping an upstream window's
+//     results) without early or late panes aggregate by slices (Sliced).
+//   - A later aggregation continues the branch the same way: grouped by an
+//     upstream window's window_start or window_end it is windowed by that
+//     window (Prewindowed); over an upstream continuous aggregation, whose
+//     results update, the latter emits retractions (Retract) and the former
+//     is a RetractAggOp.
+//   - Joins and UNION ALL combine branches in a keyed stage with several
+//     inputs; a join with a table fuses into the stream's stage
+//     (stages_join.go).
+//   - What follows (HAVING, the select list, the conversion to the target's
+//     columns) fuses into the last stage, which ends with the sink.
 //
 // Jobs that read only tables are not jobs: PlanJob rejects them (0A000) and
-// the engine runs INSERT ... SELECT over tables as a batch statement.
-// Joins, set operations, ORDER BY/LIMIT, subqueries and a second
-// aggregation are not supported in jobs yet (0A000).
+// the engine runs INSERT ... SELECT over tables as a batch statement. Set
+// operations other than UNION ALL, ORDER BY/LIMIT and subqueries in
+// expressions are not supported in jobs yet (0A000).
 
 // PlanJob binds and compiles a job: CREATE JOB name WITH (with) AS ins.
 // Operator names are assigned (names.go) and the name.* options applied.
@@ -563,9 +573,12 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 		}
 		windowed = prewin != nil
 	}
-	// Without early or late panes a window fires one pane: aggregate by
-	// slices (physical.go).
-	sliced := windowed && p.opts.EmitEarly == 0 && p.opts.AllowedLateness == 0
+	// Without early or late panes a window fires one pane: aggregate
+	// sliding windows, and windows of an upstream window's results, by
+	// slices (physical.go). (Tumbling windows are their own slices; they
+	// keep the classic operator, whose state an update can re-window.)
+	sliced := windowed && p.opts.EmitEarly == 0 && p.opts.AllowedLateness == 0 &&
+		(prewin != nil || (a.Window.Kind == Hop && a.Window.Slide < a.Window.Size))
 	if windowed && (p.opts.EmitEarly > 0 || p.opts.AllowedLateness > 0) && p.stage.Source == nil {
 		return pgerr.New(pgerr.FeatureNotSupported,
 			"emit_early and allowed_lateness are not supported in a job with windowed aggregations after a shuffle yet")

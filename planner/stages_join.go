@@ -159,10 +159,6 @@ func (in *jobInfo) visit(n Node, need []bool) {
 				markCols(nn, a.Arg)
 			}
 		}
-		if x.Window != nil {
-			// The window's time column, below the WindowAssign.
-			nn[x.Window.StartCol()], nn[x.Window.EndCol()] = true, true
-		}
 		in.markFeeds(x.Input)
 		in.visit(x.Input, nn)
 	case *Distinct:
@@ -1155,8 +1151,11 @@ func (p *jobPlanner) retractAggregate(a *Aggregate) error {
 	for i, ag := range aggs {
 		schema = append(schema, Column{Name: a.Cols[len(a.GroupBy)+i].Name, Type: ag.Typ, NotNull: ag.Fn == "count"})
 	}
+	schema = append(schema, opCol)
 	p.emit(&RetractAggOp{OpBase: OpBase{Schema: schema}, KeyCols: keyCols, Aggs: aggs})
 	out := identityLayout(schema, false)
+	out.m = out.m[:len(schema)-1]
+	out.changelog = true
 	p.layout = out
 	p.src = nil
 	return nil

@@ -68,21 +68,42 @@ func CompareForUpdate(old, new *JobPlan, mapping map[string]string) (map[string]
 		}
 	}
 
-	// Sources: the same source, read under the same operator name.
-	os, ns := sourceOf(old), sourceOf(new)
-	if os != nil && ns != nil {
+	// Sources: every source read of the old job (a job may read several:
+	// joins, UNION ALL) is read again in the new one, of the same source,
+	// under the same operator name (or its mapping); its positions carry
+	// over. A source read only by the new job starts from its beginning.
+	oldSrc, newSrc := sourcesOf(old), sourcesOf(new)
+	newByOp := map[string]*SourceSpec{}
+	for _, s := range newSrc {
+		newByOp[s.OpName] = s
+	}
+	for _, os := range oldSrc {
 		target := os.OpName
 		if m, ok := mapping[os.OpName]; ok {
 			target = m
 		}
-		switch {
-		case os.Name != ns.Name || os.ID != ns.ID:
-			add(os.OpName, "the source %s is replaced by %s", os.Name, ns.Name)
-		case target != ns.OpName:
-			add(os.OpName, "the source is read as %s in the new job", ns.OpName)
-		default:
-			matches[os.OpName] = ns.OpName
+		ns := newByOp[target]
+		if ns == nil {
+			for _, s := range newSrc {
+				if s.ID == os.ID && ns == nil {
+					ns = s
+				}
+			}
+			switch {
+			case ns != nil:
+				add(os.OpName, "the source is read as %s in the new job", ns.OpName)
+			case len(oldSrc) == 1 && len(newSrc) == 1:
+				add(os.OpName, "the source %s is replaced by %s", os.Name, newSrc[0].Name)
+			default:
+				add(os.OpName, "the new job does not read the source %s (a source cannot be removed or replaced)", os.Name)
+			}
+			continue
 		}
+		if os.Name != ns.Name || os.ID != ns.ID {
+			add(os.OpName, "the source %s is replaced by %s", os.Name, ns.Name)
+			continue
+		}
+		matches[os.OpName] = ns.OpName
 	}
 
 	// Side inputs.
@@ -204,13 +225,14 @@ func allOpNames(p *JobPlan) map[string]bool {
 	return m
 }
 
-func sourceOf(p *JobPlan) *SourceSpec {
+func sourcesOf(p *JobPlan) []*SourceSpec {
+	var out []*SourceSpec
 	for _, st := range p.Stages {
 		if st.Source != nil {
-			return st.Source
+			out = append(out, st.Source)
 		}
 	}
-	return nil
+	return out
 }
 
 func sortedCopy(s []string) []string {

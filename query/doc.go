@@ -32,10 +32,33 @@
 // pane_timing is 'ON_TIME' and pane_index 0. Rows with a NULL event time
 // belong to no window.
 //
-// Subqueries (planner.Subquery: scalar, EXISTS, [NOT] IN) are uncorrelated:
-// each runs once per Run, reading only the rows it needs, and is replaced
-// by its result before the expression holding it is compiled. A plan node
+// Subqueries (planner.Subquery: scalar, EXISTS, [NOT] IN, ARRAY) that are
+// uncorrelated run once per Run, reading only the rows they need, and are
+// replaced by their result before the expression holding them is compiled.
+// A correlated subquery (it reads the enclosing query's row through
+// planner.OuterRef) becomes an expr.Apply of its Outer values: for each row
+// it runs its plan afresh with those values pushed on the runner's stack of
+// enclosing rows (an OuterRef of depth d reads the d-th from the top), so
+// nested correlation reaches any level out. Relations read inside
+// correlated subqueries are scanned once per Run and kept. A plan node
 // reached twice (a WITH query used twice) runs once; its rows are kept.
+//
+// Window functions (planner.Window) materialize their input, sort it by
+// each function's partition and ordering (stably), and compute ranking
+// functions from positions and aggregates over each row's frame: ROWS
+// frames with offsets, RANGE frames whose bounds are UNBOUNDED or CURRENT
+// ROW (peers), PostgreSQL's default RANGE UNBOUNDED PRECEDING to CURRENT
+// ROW. Rows come out in the first function's order.
+//
+// Set-returning functions (planner.SetFunc: generate_series, unnest,
+// generate_subscripts, information_schema._pg_expandarray) run per input
+// row; one streams, several run in lockstep (the shorter padded with
+// NULLs), as in PostgreSQL 10 and later.
+//
+// A filter fixing every primary key column of a keyed table to a constant
+// (k = 5, k = $1) reads that one row through Env.Lookup when the engine
+// supplies it, instead of scanning the table; the whole condition is still
+// checked on the row.
 //
 // # Execution
 //

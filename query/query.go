@@ -20,6 +20,11 @@ type Env struct {
 	// the slice or the rows it returns, but the rows (not the slice) may be
 	// part of Run's result.
 	Scan func(ctx context.Context, rel *catalog.Relation) ([]datum.Row, error)
+	// Lookup, if set, returns the row of keyed table rel whose primary key
+	// columns (rel.Table.PrimaryKey, in key order) hold key: a filter
+	// fixing every primary key column to a constant reads that one row
+	// instead of scanning the table.
+	Lookup func(ctx context.Context, rel *catalog.Relation, key datum.Row) (datum.Row, bool, error)
 	// Params are the values of $1..$n.
 	Params []datum.Datum
 	// Now returns the statement's time in microseconds since the epoch, for
@@ -362,6 +367,13 @@ func (r *runner) execFilter(n *planner.Filter, emit emitFunc) error {
 	pred, err := r.compilePredicate(n.Pred)
 	if err != nil {
 		return err
+	}
+	if scan, ok := n.Input.(*planner.Scan); ok && r.env.Lookup != nil && !r.shared[scan] {
+		if key, ok, err := r.pointKey(scan, n.Pred); err != nil {
+			return err
+		} else if ok {
+			return r.lookup(scan, key, pred, emit)
+		}
 	}
 	return r.exec(n.Input, func(row datum.Row) error {
 		ok, err := pred(row)

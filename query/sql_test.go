@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/weir-sql/weir/catalog"
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/pgerr"
 	"github.com/weir-sql/weir/planner"
@@ -303,6 +304,50 @@ func TestSQLBatch(t *testing.T) {
 		_, err := querySQL(t, d, d.env(), c.sql)
 		if got := pgerr.Code(err); got != c.code {
 			t.Errorf("%s: %v (%s), want %s", c.sql, err, got, c.code)
+		}
+	}
+}
+
+// TestPointLookup checks that a filter fixing a keyed table's primary key
+// reads through Env.Lookup, and that other filters scan.
+func TestPointLookup(t *testing.T) {
+	d := newDB()
+	kv := d.table("kv", "k bigint", "v text")
+	kv.Table = &catalog.Table{ID: kv.ID, Name: "kv", Columns: kv.Columns, PrimaryKey: []int{0}}
+	d.rows["kv"] = []datum.Row{{i64(1), str("one")}, {i64(2), str("two")}}
+	lookups := 0
+	env := d.env()
+	env.Lookup = func(_ context.Context, rel *catalog.Relation, key datum.Row) (datum.Row, bool, error) {
+		lookups++
+		for _, r := range d.rows[rel.Name] {
+			if datum.Compare(r[0], key[0]) == 0 {
+				return r, true, nil
+			}
+		}
+		return nil, false, nil
+	}
+	for _, c := range []struct {
+		sql     string
+		params  []datum.Datum
+		want    string
+		lookups int
+	}{
+		{"SELECT v FROM kv WHERE k = 2", nil, "two", 1},
+		{"SELECT v FROM kv WHERE k = $1 AND v = 'one'", []datum.Datum{i64(1)}, "one", 1},
+		{"SELECT v FROM kv WHERE k = $1 AND v = 'x'", []datum.Datum{i64(1)}, "", 1},
+		{"SELECT v FROM kv WHERE k = 3", nil, "", 1},
+		{"SELECT v FROM kv WHERE k > 1", nil, "two", 0},
+		{"SELECT v FROM kv WHERE k = 1 OR k = 2", nil, "one; two", 0},
+	} {
+		lookups, d.scans["kv"] = 0, 0
+		env.Params = c.params
+		got, err := querySQL(t, d, env, c.sql)
+		if err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		slices.Sort(got)
+		if strings.Join(got, "; ") != c.want || lookups != c.lookups || (c.lookups > 0) == (d.scans["kv"] > 0) {
+			t.Errorf("%s: got %q with %d lookups and %d scans, want %q with %d lookups", c.sql, got, lookups, d.scans["kv"], c.want, c.lookups)
 		}
 	}
 }

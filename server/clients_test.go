@@ -359,7 +359,8 @@ func TestPsqlMeta(t *testing.T) {
 		{`\dv`, nil},
 		{`\d events`, []string{`Table "public.events"`, "id     | bigint", "not null", `"events_pkey" PRIMARY KEY, btree (id)`}},
 		{`\d readings`, []string{`Table "public.readings"`, "temp   | double precision"}},
-		{`\d+ events`, []string{"Weir table"}},
+		{`\d+ events`, []string{"plain", "Access method"}},
+		{`\dt+`, []string{"Weir table"}},
 		{`\d pg_catalog.pg_class`, []string{"relname"}},
 	} {
 		out, err := runClient(t, nil, psql, "-X", "-d", ts.url("psql", ""), "-c", c.cmd)

@@ -151,6 +151,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			if ctx.Err() != nil {
 				break
 			}
+			if pe := pgerr.Wrap(err); *dataDir != "" && !*resume && pe.Hint == "" &&
+				(pe.Code == pgerr.DuplicateTable || pe.Code == pgerr.DuplicateObject) {
+				err = pe.WithHint("to continue an earlier run on this data directory, add --resume")
+			}
 			fmt.Fprintln(stderr, formatError(file, err))
 			return 1
 		}

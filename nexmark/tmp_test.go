@@ -1,5 +1,0 @@
-package nexmark
-
-import "testing"
-
-func BenchmarkTmp(b *testing.B) { benchQuery(b, "qhop") }
