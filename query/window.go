@@ -152,9 +152,9 @@ func (r *runner) windowValues(f *planner.WindowFunc, rows []datum.Row) ([]int, [
 // windowCalc computes one function over one partition at a time.
 type windowCalc struct {
 	f    *planner.WindowFunc
-	perm []int            // position -> row index
-	args [][]datum.Datum  // by row index: the function's arguments (and the aggregate's)
-	out  []datum.Datum    // by row index
+	perm []int           // position -> row index
+	args [][]datum.Datum // by row index: the function's arguments (and the aggregate's)
+	out  []datum.Datum   // by row index
 	// peerStart/peerEnd[p-ps]: the peer group of position p, [start, end).
 	peerStart, peerEnd []int
 }

@@ -34,10 +34,11 @@ func (p *parser) dml(lo, hi int) (Statement, error) {
 	if err := r.seq(0, len(sub.toks), f); err != nil {
 		return nil, err
 	}
-	nodes, err := r.parse()
+	nodes, release, err := r.parse()
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	c := &converter{r: r, p: sub, sides: nodes[1:]}
 	s, err := c.statement(nodes[0])
 	if err != nil {
@@ -78,10 +79,11 @@ func (p *parser) parseExprRange(lo, hi int) (Expr, error) {
 	if err := r.seq(0, len(sub.toks), f); err != nil {
 		return nil, err
 	}
-	nodes, err := r.parse()
+	nodes, release, err := r.parse()
 	if err != nil {
 		return nil, err
 	}
+	defer release()
 	c := &converter{r: r, p: sub, sides: nodes[1:]}
 	sel, ok := nodes[0].(*ast.SelectStmt)
 	if !ok || sel.Fields == nil || len(sel.Fields.Fields) != 1 || sel.Fields.Fields[0].Expr == nil ||
@@ -95,21 +97,24 @@ var tidbErrPos = regexp.MustCompile(`line (\d+) column (\d+) near "`)
 
 // parse renders the rewritten statement, parses it with TiDB and maps a
 // syntax error back to the original token.
-func (r *rewriter) parse() ([]ast.StmtNode, error) {
+//
+// The parser reuses its allocations (result slice, node arenas) on its next
+// call, so it goes back to the pool only when the caller has finished
+// converting the nodes: the caller must call release.
+func (r *rewriter) parse() ([]ast.StmtNode, func(), error) {
 	text := r.render()
 	tp := tidbParsers.Get().(*tidb.Parser)
+	release := func() { tidbParsers.Put(tp) }
 	nodes, _, err := tp.ParseSQL(text)
-	// The parser reuses its result slice on the next call: copy it before
-	// the parser goes back to the pool. (The nodes themselves are new.)
-	nodes = append([]ast.StmtNode(nil), nodes...)
-	tidbParsers.Put(tp)
 	if err != nil {
-		return nil, r.tidbError(text, err)
+		release()
+		return nil, nil, r.tidbError(text, err)
 	}
 	if len(nodes) != 1+len(r.sides) {
-		return nil, r.p.syntaxErrAt(0)
+		release()
+		return nil, nil, r.p.syntaxErrAt(0)
 	}
-	return nodes, nil
+	return nodes, release, nil
 }
 
 func (r *rewriter) tidbError(text string, err error) error {
