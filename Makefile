@@ -26,7 +26,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./engine/
 	$(GO) test -run '^$$' -bench . -benchmem ./connector/ ./expr/ ./state/
 	# weir serve under load: 64 pgx connections, point SELECTs and INSERTs for 60 s.
-	$(GO) test -count=1 -run '^TestLoad$$' ./server/ -load 60s
+	$(GO) test -count=1 -v -run '^TestLoad$$' ./server/ -load 60s
 	$(GO) test -run '^$$' -bench Nexmark -benchtime 1x -timeout 30m ./nexmark/
 
 # The randomized oracle and crash tests at full size: many seeds, 50,000
