@@ -203,7 +203,7 @@ func TestBadInput(t *testing.T) {
 		ctx := testCtx(t)
 		conn := connectPgx(t, ts.url("fuzz", ""), pgx.QueryExecModeCacheStatement)
 		words := []string{"SELECT", "FROM", "(", ")", "'", "\"", "1", "$1", ";", "--", "/*", "*/", "e'\\", "$$", "COPY", "BEGIN", "x", ",", "::", "é", "\x00"}
-		for i := 0; i < 300; i++ {
+		for i := 0; i < 10000; i++ {
 			var q strings.Builder
 			for j := 0; j < 1+mrand.IntN(8); j++ {
 				q.WriteString(words[mrand.IntN(len(words))])
