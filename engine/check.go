@@ -297,8 +297,8 @@ func (c *Checker) checkCreateJob(n *sql.CreateJob) ([]*pgerr.Error, error) {
 	// Join warnings come from the statement itself, so they are reported
 	// even when the job does not plan (a join the planner does not support
 	// yet still deserves its time bound).
-	w.joins(ins)
 	plan, err := e.planJob(n.Name, ins, with)
+	w.joinWarnings(plan, ins)
 	if err != nil {
 		if template != "" {
 			return w.out, inTemplate(err, template)
@@ -333,14 +333,14 @@ func (c *Checker) checkAlter(n *sql.AlterJob, apply bool) ([]*pgerr.Error, error
 		return nil, err
 	}
 	w := &warner{c: c, who: "job " + n.Name}
-	if apply {
-		w.joins(n.Insert)
-	}
 	with := n.With
 	if len(with) == 0 {
 		with = j.with // an update keeps the job's options
 	}
 	plan, err := c.s.e.planJob(n.Name, n.Insert, with)
+	if apply {
+		w.joinWarnings(plan, n.Insert)
+	}
 	if err != nil {
 		return w.out, err
 	}
@@ -379,8 +379,8 @@ func (c *Checker) checkTemplateBody(n *sql.CreateTemplate) ([]*pgerr.Error, erro
 	// Warnings are reported where the template is defined, once, not at
 	// every CREATE JOB FROM TEMPLATE.
 	w := &warner{c: c, who: "template " + n.Name}
-	w.joins(ins)
 	plan, err := c.s.e.planJob(n.Name, ins, nil)
+	w.joinWarnings(plan, ins)
 	if err == nil {
 		w.plan(plan, ins, nil)
 	}
@@ -718,6 +718,41 @@ func firstAggCall(sel *sql.Select) *sql.FuncCall {
 		})
 	}
 	return found
+}
+
+// joinWarnings reports the joins of two streams that keep state forever.
+// The plan knows which conditions bound which side
+// (planner.JobPlan.Warnings): when the job plans and none of its joins is
+// unbounded, nothing is reported, even where the statement alone (joins)
+// looks unbounded (a bound through a subquery's window columns); when it
+// has unbounded joins, the statement's warnings place them, or the plan's
+// describe them. A job that does not plan gets the statement's warnings:
+// a join the planner rejects still deserves its time bound.
+func (w *warner) joinWarnings(p *planner.JobPlan, ins *sql.Insert) {
+	if p == nil {
+		w.joins(ins)
+		return
+	}
+	const hint = "Bound the join in event time: join TUMBLE/HOP windows on window_start, or compare the two sides' event times with BETWEEN."
+	var unbounded []string
+	for _, msg := range p.Warnings {
+		if strings.HasPrefix(msg, "the join on ") {
+			unbounded = append(unbounded, msg)
+		} else {
+			w.warn(ins.Start, "", "%s: %s", w.who, msg)
+		}
+	}
+	if len(unbounded) == 0 {
+		return
+	}
+	n := len(w.out)
+	w.joins(ins)
+	if len(w.out) > n {
+		return
+	}
+	for _, msg := range unbounded {
+		w.warn(ins.Start, hint, "%s keeps unbounded state: %s", w.who, msg)
+	}
 }
 
 // joins warns about joins of two streams without a time bound: such a join

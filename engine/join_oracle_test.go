@@ -124,6 +124,7 @@ CREATE TABLE interval_left (aid BIGINT, rid BIGINT, level BIGINT, rpm BIGINT);
 CREATE TABLE window_inner (aid BIGINT, rid BIGINT, ws TIMESTAMP);
 CREATE TABLE regular_inner (aid BIGINT, rid BIGINT);
 CREATE TABLE regular_left (aid BIGINT, rid BIGINT, rpm BIGINT, PRIMARY KEY (aid, rid));
+CREATE TABLE windowed_after (ws TIMESTAMP PRIMARY KEY, n BIGINT, top BIGINT);
 `
 	jobs := fmt.Sprintf(`
 CREATE JOB j1 AS INSERT INTO interval_inner
@@ -140,10 +141,19 @@ CREATE JOB j4 AS INSERT INTO regular_inner
   SELECT a.id, r.id FROM alarms a, readings r WHERE a.device = r.device AND a.val = r.val;
 CREATE JOB j5 AS INSERT INTO regular_left
   SELECT a.id, r.id, r.val FROM alarms a LEFT JOIN readings r ON a.device = r.device AND a.val + 1 = r.val;
-`, before/1_000_000, after/1_000_000, before/1_000_000, after/1_000_000, window/1_000_000, window/1_000_000)
+CREATE JOB j6 AS INSERT INTO windowed_after
+  WITH pairs AS (SELECT a.ts, r.val FROM alarms a JOIN readings r
+                 ON a.device = r.device AND r.ts BETWEEN a.ts - INTERVAL '%d' SECOND AND a.ts)
+  SELECT window_start, count(*), max(val) FROM TUMBLE(pairs, ts, INTERVAL '%d' SECOND) GROUP BY window_start;
+`, before/1_000_000, after/1_000_000, before/1_000_000, after/1_000_000, window/1_000_000, window/1_000_000,
+		before/1_000_000, window/1_000_000)
 
 	// The oracle.
 	want := map[string][]string{}
+	// windowed_after: pairs with r.ts in [a.ts - before, a.ts], counted by
+	// the window of a.ts (which the condition keeps on time: a.ts >= r.ts).
+	type wagg struct{ n, top int64 }
+	wa := map[int64]*wagg{}
 	onTime := func(wms []int64, i int, ts int64) bool { return ts >= wms[i] }
 	winEnd := func(ts int64) int64 { return floorDivJ(ts, window)*window + window }
 	for i, a := range alarms {
@@ -162,6 +172,16 @@ CREATE JOB j5 AS INSERT INTO regular_left
 			}
 			if winEnd(a.ts) == winEnd(r.ts) && winEnd(a.ts) > awm[i] && winEnd(r.ts) > rwm[j] {
 				want["window_inner"] = append(want["window_inner"], fmt.Sprintf("%d %d %s", a.id, r.id, joTS(winEnd(a.ts)-window)))
+			}
+			if r.ts >= a.ts-before && r.ts <= a.ts && onTime(awm, i, a.ts) && onTime(rwm, j, r.ts) {
+				ws := winEnd(a.ts) - window
+				g := wa[ws]
+				if g == nil {
+					g = &wagg{top: r.val}
+					wa[ws] = g
+				}
+				g.n++
+				g.top = max(g.top, r.val)
 			}
 			if a.val == r.val {
 				want["regular_inner"] = append(want["regular_inner"], fmt.Sprintf("%d %d", a.id, r.id))
@@ -185,7 +205,10 @@ CREATE JOB j5 AS INSERT INTO regular_left
 	t.Logf("seed %d: %d alarms, %d readings; rows: interval %d, left %d, window %d, regular %d, regular left %d", seed,
 		len(alarms), len(readings), len(want["interval_inner"]), len(want["interval_left"]), len(want["window_inner"]),
 		len(want["regular_inner"]), len(want["regular_left"]))
-	jobNames := []string{"j1", "j2", "j3", "j4", "j5"}
+	for ws, g := range wa {
+		want["windowed_after"] = append(want["windowed_after"], fmt.Sprintf("%s %d %d", joTS(ws), g.n, g.top))
+	}
+	jobNames := []string{"j1", "j2", "j3", "j4", "j5", "j6"}
 	for _, cfg := range []struct{ par, bundle, stops int }{{1, 37, 0}, {3, 1000, 0}, {2, 11, 2}} {
 		opts := Options{FS: vfs.NewMem(), BaseDir: dir, Parallelism: cfg.par, BundleSize: cfg.bundle, NoSync: true}
 		e, err := Open(opts)
@@ -220,7 +243,7 @@ CREATE JOB j5 AS INSERT INTO regular_left
 		if res := joRows(t, s, "SELECT name, state FROM weir_jobs WHERE state <> 'DONE'"); len(res) > 0 {
 			t.Fatalf("seed %d: jobs not done: %q", seed, res)
 		}
-		for _, tbl := range []string{"interval_inner", "interval_left", "window_inner", "regular_inner", "regular_left"} {
+		for _, tbl := range []string{"interval_inner", "interval_left", "window_inner", "regular_inner", "regular_left", "windowed_after"} {
 			got := joRows(t, s, "SELECT * FROM "+tbl)
 			exp := append([]string(nil), want[tbl]...)
 			sort.Strings(exp)

@@ -84,7 +84,11 @@ CREATE JOB j AS INSERT INTO by_count
 			}
 		}
 		sort.Strings(want)
-		if got := joRows(t, s, "SELECT * FROM by_count"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		got := joRows(t, s, "SELECT * FROM by_count")
+		if batch == 5 {
+			t.Logf("final: %q", got)
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Fatalf("seed %d, batch %d:\n%s\nwant\n%s", seed, batch, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}

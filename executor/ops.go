@@ -88,6 +88,8 @@ func buildChain(w *worker, ops []planner.Op, out emitFn) ([]operator, error) {
 			op = &lateGateOp{baseOp: base, col: p.TimeCol, delta: p.Delta}
 		case *planner.RetractAggOp:
 			op, err = newRetractAggOp(base, p)
+		case *planner.TopNOp:
+			op, err = newTopNOp(base, p)
 		default:
 			return nil, pgerr.New(pgerr.FeatureNotSupported, "executor: unsupported operator %T (%s)", p, ops[i].OpName())
 		}

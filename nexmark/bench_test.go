@@ -23,14 +23,16 @@ import (
 // q7 keep the bids of open auctions and windows) run shorter streams.
 // NEXMARK_EVENTS overrides them all.
 var benchEvents = map[string]int64{
-	"q0": 10_000_000,
-	"q1": 10_000_000,
-	"q2": 10_000_000,
-	"q3": 10_000_000,
-	"q4": 4_000_000,
-	"q5": 10_000_000,
-	"q7": 4_000_000,
-	"q8": 10_000_000,
+	"q0":      10_000_000,
+	"q1":      10_000_000,
+	"q2":      10_000_000,
+	"q3":      10_000_000,
+	"q4":      4_000_000,
+	"q5":      10_000_000,
+	"q5_rank": 10_000_000,
+	"q7":      4_000_000,
+	"q8":      10_000_000,
+	"q13":     10_000_000,
 }
 
 // BenchmarkNexmark runs each Nexmark query over a bounded stream at the
@@ -51,7 +53,7 @@ var benchEvents = map[string]int64{
 // system's temporary directory) as weir-nexmark-<query>.pprof, unless the
 // test binary already profiles (-cpuprofile).
 func BenchmarkNexmark(b *testing.B) {
-	for _, q := range []string{"q0", "q1", "q2", "q3", "q4", "q5", "q7", "q8"} {
+	for _, q := range []string{"q0", "q1", "q2", "q3", "q4", "q5", "q5_rank", "q7", "q8", "q13"} {
 		b.Run(q, func(b *testing.B) { benchQuery(b, q) })
 	}
 }

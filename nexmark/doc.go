@@ -1,7 +1,8 @@
-// Package nexmark is Weir's Nexmark benchmark suite: the standard Nexmark
-// queries written in Weir SQL (testdata/nexmark at the repository's top,
-// each reading the 'nexmark' connector's bid, auction and person sources
-// and writing into a blackhole sink), checked and measured.
+// Package nexmark is Weir's Nexmark benchmark suite: the Nexmark queries
+// q0-q5, q7, q8 and q13, and q5 as a ranking (q5_rank, ROW_NUMBER per
+// window), written in Weir SQL (testdata/nexmark at the repository's top,
+// each file self-contained: its sources with connector 'nexmark', a
+// blackhole sink and the job), checked and measured.
 //
 // The package holds only tests. The oracle tests run each query on an
 // embedded engine over a small, deterministic event stream (its sink turned

@@ -32,8 +32,10 @@ func TestQueriesMatchOracle(t *testing.T) {
 		{"q3", "", oracleQ3},
 		{"q4", "category", oracleQ4},
 		{"q5", "", oracleQ5},
+		{"q5_rank", "", oracleQ5Rank},
 		{"q7", "", oracleQ7},
 		{"q8", "", oracleQ8},
+		{"q13", "", oracleQ13},
 	} {
 		t.Run(c.q, func(t *testing.T) {
 			want := c.oracle(ev)
@@ -202,6 +204,32 @@ func oracleQ5(ev *events) []string {
 	return out
 }
 
+func oracleQ5Rank(ev *events) []string {
+	const slide, size = 2_000_000, 10_000_000
+	counts := map[int64]map[int64]int64{}
+	for _, b := range ev.bids {
+		for _, s := range hopStarts(b.ts, slide, size) {
+			if counts[s] == nil {
+				counts[s] = map[int64]int64{}
+			}
+			counts[s][b.auction]++
+		}
+	}
+	var out []string
+	for s, byAuction := range counts {
+		type an struct{ a, n int64 }
+		var l []an
+		for a, n := range byAuction {
+			l = append(l, an{a, n})
+		}
+		sort.Slice(l, func(i, j int) bool { return l[i].n > l[j].n || (l[i].n == l[j].n && l[i].a < l[j].a) })
+		for i := 0; i < len(l) && i < 3; i++ {
+			out = append(out, row(ts(s), i64(l[i].a), i64(l[i].n), i64(int64(i+1))))
+		}
+	}
+	return out
+}
+
 func oracleQ7(ev *events) []string {
 	const size = 10_000_000
 	maxPrice := map[int64]int64{} // window end -> max price
@@ -240,6 +268,14 @@ func oracleQ8(ev *events) []string {
 		if sellers[[2]int64{p.id, p.start}] {
 			out = append(out, row(i64(p.id), datum.NewString(p.name), ts(p.start)))
 		}
+	}
+	return out
+}
+
+func oracleQ13(ev *events) []string {
+	var out []string
+	for _, b := range ev.bids {
+		out = append(out, row(i64(b.auction), i64(b.bidder), i64(b.price), ts(b.ts), datum.NewString(fmt.Sprintf("value-%d", b.auction%10000))))
 	}
 	return out
 }

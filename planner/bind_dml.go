@@ -225,12 +225,11 @@ func (b *binder) bindInsert(ins *sql.Insert, forJob bool) (*Insert, error) {
 	return &Insert{Target: t, Input: &Project{Input: input, Exprs: exprs, Cols: catalogSchema(t.Columns)}}, nil
 }
 
-// checkJobNodes rejects what only batch queries support: window functions
-// and set-returning functions.
+// checkJobNodes rejects what only batch queries support: set-returning
+// functions. (Window functions reach the job compiler, which runs
+// ROW_NUMBER() per event-time window and rejects the rest: stages_join.go.)
 func checkJobNodes(n Node) error {
 	switch n.(type) {
-	case *Window:
-		return pgerr.New(pgerr.FeatureNotSupported, "window functions (OVER) are not supported in jobs; use GROUP BY with TUMBLE or HOP for event-time windows")
 	case *SetFunc:
 		return pgerr.New(pgerr.FeatureNotSupported, "set-returning functions are not supported in jobs")
 	}

@@ -159,7 +159,7 @@ func opDesc(op Op, in Schema) string {
 			d += " sliced"
 		}
 		return d + aggDetail(o.Stateful(), o.KeyCols, in, o.Aggs)
-	case *JoinOp, *LookupJoinOp, *UnionOp, *LateGateOp, *RetractAggOp:
+	case *JoinOp, *LookupJoinOp, *UnionOp, *LateGateOp, *RetractAggOp, *TopNOp:
 		return joinOpDesc(op, in)
 	case *AggOp:
 		d := "Agg" + aggRole(o.Partial, o.Merge)

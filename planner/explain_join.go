@@ -69,6 +69,23 @@ func joinOpDesc(op Op, in Schema) string {
 		return d
 	case *RetractAggOp:
 		return "RetractAgg" + aggDetail(true, o.KeyCols, in, o.Aggs)
+	case *TopNOp:
+		d := "TopN"
+		if o.N > 0 {
+			d += fmt.Sprintf(" %d", o.N)
+		}
+		parts := make([]string, len(o.Order))
+		for i, k := range o.Order {
+			parts[i] = in[k.Col].Name
+			if k.Desc {
+				parts[i] += " DESC"
+			}
+		}
+		keys := make([]string, len(o.Keys))
+		for i, c := range o.Keys {
+			keys[i] = in[c].Name
+		}
+		return d + " by " + strings.Join(parts, ", ") + "  [stateful]  per: " + strings.Join(keys, ", ")
 	}
 	return fmt.Sprintf("%T", op)
 }

@@ -25,6 +25,8 @@ import (
 //	                           key names of the left input, sorted, then the
 //	                           right's not among them, or "cross"
 //	lookup_<table>             a lookup join with a table (a side input)
+//	topn_<k1>_<k2>             ROW_NUMBER() per window; keys are the
+//	                           partition's column names, sorted
 //	s<N>.filter, s<N>.project, s<N>.window, s<N>.gate, s<N>.union
 //	                           stateless operators of stage N, numbered
 //	                           per kind (s1.project_2): they keep no state,
@@ -173,6 +175,8 @@ func opBase(op Op) string {
 		return "lookup_" + sanitizeName(o.Table)
 	case *RetractAggOp:
 		return "agg_" + keyNames(o.KeyCols, o.Schema)
+	case *TopNOp:
+		return "topn_" + keyNamesOf(o.Keys, o.Schema)
 	}
 	return "op"
 }
@@ -219,6 +223,16 @@ func keyNames(keyCols []int, out Schema) string {
 	return strings.Join(names, "_")
 }
 
+// keyNamesOf joins the sorted names of the columns cols of s.
+func keyNamesOf(cols []int, s Schema) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = sanitizeName(s[c].Name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, "_")
+}
+
 // opBaseOf returns the OpBase of one of this package's ops.
 func opBaseOf(op Op) *OpBase {
 	switch o := op.(type) {
@@ -243,6 +257,8 @@ func opBaseOf(op Op) *OpBase {
 	case *LateGateOp:
 		return &o.OpBase
 	case *RetractAggOp:
+		return &o.OpBase
+	case *TopNOp:
 		return &o.OpBase
 	}
 	panic(fmt.Sprintf("planner: unknown op %T", op))

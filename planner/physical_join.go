@@ -163,3 +163,22 @@ func retractableAgg(a *expr.AggFunc) bool {
 	}
 	return false
 }
+
+// TopNOp ranks the rows of each partition of a window: per value of Keys
+// (input columns, one of which is WindowCol, a window_start or window_end
+// column) it keeps the first N rows in Order (N = 0: all of them), and when
+// the watermark passes the window's end it emits them, each followed by its
+// ROW_NUMBER (BIGINT, from 1). Rows equal in Order are ranked by their
+// whole value, so the result is deterministic. It runs at the start of a
+// stage keyed by Keys.
+type TopNOp struct {
+	OpBase
+	Keys      []int
+	Order     []SortKey
+	N         int64
+	WindowCol int
+	WindowEnd bool  // WindowCol is window_end (else window_start)
+	Size      int64 // the window's size (micros)
+}
+
+func (*TopNOp) Stateful() bool { return true }

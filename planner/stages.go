@@ -205,7 +205,7 @@ func (p *jobPlanner) compile(top Node) (*jobPlanner, error) {
 	n := top
 	for br == nil {
 		switch x := n.(type) {
-		case *Filter, *Project, *WindowAssign, *Aggregate, *Distinct:
+		case *Filter, *Project, *WindowAssign, *Aggregate, *Distinct, *Window:
 			chain = append(chain, x)
 			n = x.Inputs()[0]
 		case *Scan:
@@ -258,6 +258,8 @@ func (p *jobPlanner) compile(top Node) (*jobPlanner, error) {
 			err = br.aggregate(x, p.info.feedsAgg[x])
 		case *Distinct:
 			err = br.distinct(x, p.info.feedsAgg[x])
+		case *Window:
+			err = br.topN(x, reversed(chain[:i]))
 		}
 		if err != nil {
 			return nil, positioned(err, p.pos)

@@ -476,6 +476,9 @@ func (p *jobPlanner) streamJoin(j *Join, kind JoinKind, left, right Node, conds 
 			}
 		}
 	}
+	if kind == InnerJoin {
+		joinedAttrs(joined.attr, append(physEquis, physResidual...), widths, [2][]tattr{lb.layout.attr, rb.layout.attr})
+	}
 	br := p.branch(st)
 	br.emit(op)
 	br.layout = joined
@@ -749,6 +752,73 @@ func joinBounds(conds []expr.Expr, widths [2]int, attrs [2][]tattr) (bounds [2][
 		try(call.Args[1], f, call.Args[0])
 	}
 	return bounds, used
+}
+
+// joinedAttrs adds to out (the attributes of an inner join's output row)
+// the event-time columns its condition keeps on time. A pair is emitted
+// when its second row arrives, on time: a column c of side s is on time
+// in the output if it is when s's row arrives last (its own delta) and,
+// when the other side's row arrives last, the condition says c >= o.t + k
+// for an attribute o.t of that side (delta o.t's + k).
+func joinedAttrs(out []tattr, conds []expr.Expr, widths [2]int, attrs [2][]tattr) {
+	side := func(c int) (int, int) {
+		if c < widths[0] {
+			return 0, c
+		}
+		return 1, c - widths[0]
+	}
+	// best[c] is the smallest delta the other side's arrival gives c.
+	best := map[int]int64{}
+	try := func(x expr.Expr, op string, y expr.Expr) {
+		// x op y with x = c, y = o.t + k: c >= o.t + k.
+		cx, ok := x.(*expr.Col)
+		if !ok || !isTimestamp(cx.Typ) {
+			return
+		}
+		col, k, ok := timeRef(y)
+		if !ok {
+			return
+		}
+		sc, lc := side(cx.Idx)
+		so, lo := side(col)
+		if sc == so || !attrs[sc][lc].ok || !attrs[so][lo].ok {
+			return
+		}
+		d := attrs[so][lo].delta + k
+		switch op {
+		case ">":
+			d++
+		case ">=", "=":
+		default:
+			return
+		}
+		if cur, seen := best[cx.Idx]; !seen || d > cur {
+			best[cx.Idx] = d
+		}
+	}
+	flip := map[string]string{"=": "=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+	for _, c := range conds {
+		call, ok := c.(*expr.Call)
+		if !ok || len(call.Args) != 2 {
+			continue
+		}
+		f, ok := flip[call.Fn]
+		if !ok {
+			continue
+		}
+		try(call.Args[0], call.Fn, call.Args[1])
+		try(call.Args[1], f, call.Args[0])
+	}
+	for c, d := range best {
+		s, l := side(c)
+		a := attrs[s][l]
+		if out[c].ok {
+			continue // a window column matched on equal: already set
+		}
+		a.delta = min(a.delta, d)
+		a.win = nil
+		out[c] = a
+	}
 }
 
 // ---- lookup joins ----
@@ -1159,4 +1229,128 @@ func (p *jobPlanner) retractAggregate(a *Aggregate) error {
 	p.layout = out
 	p.src = nil
 	return nil
+}
+
+// ---- top-N per window ----
+
+// topN compiles ROW_NUMBER() OVER (PARTITION BY <window column>, ... ORDER
+// BY ...) into a TopNOp in a new stage keyed by the partition: a window's
+// ranking is final when the window closes. A filter above on the row
+// number (rn <= N, rn < N, rn = 1), through projections, bounds the rows
+// kept per partition; it stays in the plan (every row then passes it).
+func (p *jobPlanner) topN(w *Window, above []Node) error {
+	if len(w.Funcs) != 1 || w.Funcs[0].Fn != "row_number" || w.Funcs[0].Agg != nil {
+		return pgerr.New(pgerr.FeatureNotSupported, "window functions other than ROW_NUMBER() are not supported in jobs yet").
+			WithHint("A job ranks rows per window: ROW_NUMBER() OVER (PARTITION BY window_start ORDER BY ...), filtered by rn <= N.")
+	}
+	f := w.Funcs[0]
+	if p.layout.changelog {
+		return pgerr.New(pgerr.FeatureNotSupported, "a job cannot rank an updating stream yet")
+	}
+	if p.window != nil {
+		return pgerr.New(pgerr.InternalError, "planner: window assignment pending at a window function")
+	}
+	var parts []expr.Expr
+	winCol := -1
+	var win tattr
+	for _, e := range f.PartitionBy {
+		pe, err := p.layout.remap(e)
+		if err != nil {
+			return err
+		}
+		if c, ok := pe.(*expr.Col); ok && winCol < 0 && p.layout.attr[c.Idx].win != nil {
+			winCol, win = c.Idx, p.layout.attr[c.Idx]
+		}
+		parts = append(parts, pe)
+	}
+	if winCol < 0 {
+		return pgerr.New(pgerr.FeatureNotSupported,
+			"ROW_NUMBER() in a job must partition by the window_start or window_end of a window").
+			WithDetail("A window's ranking is final, and emitted, when the watermark passes the window's end; a ranking of the whole stream would never be.").
+			WithHint("Rank the rows of a TUMBLE or HOP window: PARTITION BY window_start[, ...].")
+	}
+	if p.opts.EmitEarly > 0 || p.opts.AllowedLateness > 0 {
+		return pgerr.New(pgerr.FeatureNotSupported, "emit_early and allowed_lateness are not supported with ROW_NUMBER() in jobs yet")
+	}
+	var orders []expr.Expr
+	for _, o := range f.OrderBy {
+		pe, err := p.layout.remap(o.Expr)
+		if err != nil {
+			return err
+		}
+		orders = append(orders, pe)
+	}
+	keyCols := p.keyColumns(parts, "partition_key")
+	orderCols := p.keyColumns(orders, "order_key")
+	if p.stage.Source != nil {
+		p.emit(&LateGateOp{OpBase: OpBase{Schema: p.layout.schema}, TimeCol: winCol, Delta: win.delta})
+	}
+	op := &TopNOp{Keys: keyCols, N: topNLimit(len(w.Cols)-1, above), WindowCol: winCol, WindowEnd: win.end, Size: win.win.Size}
+	for i, c := range orderCols {
+		op.Order = append(op.Order, SortKey{Col: c, Desc: f.OrderBy[i].Desc, NullsFirst: f.OrderBy[i].NullsFirst})
+	}
+	next := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+	next.Name = "s" + itoa(next.ID)
+	p.stage.Output = &StageOutput{Stage: next.ID, KeyCols: keyCols, Schema: p.layout.schema, TimeCol: -1}
+	next.Inputs = []StageInput{{Stage: p.stage.ID, Schema: p.layout.schema}}
+	p.out.Stages = append(p.out.Stages, next)
+	p.stage = next
+	l := p.layout
+	op.Schema = append(append(Schema(nil), l.schema...), Column{Name: "row_number", Type: datum.TypeInt8, NotNull: true})
+	p.emit(op)
+	p.layout = &layout{m: append(append([]int(nil), l.m...), len(l.schema)), schema: op.Schema,
+		origin: append(append([]int(nil), l.origin...), -1), attr: append(append([]tattr(nil), l.attr...), tattr{})}
+	p.src = nil
+	return nil
+}
+
+// topNLimit finds, in the nodes above a window function (nearest first), a
+// filter bounding its row number (column rn): rn <= N, rn < N, rn = 1 (or
+// mirrored). 0 when there is none.
+func topNLimit(rn int, above []Node) int64 {
+	for _, n := range above {
+		switch x := n.(type) {
+		case *Project:
+			next := -1
+			for i, e := range x.Exprs {
+				if c, ok := e.(*expr.Col); ok && c.Idx == rn {
+					next = i
+					break
+				}
+			}
+			if next < 0 {
+				return 0
+			}
+			rn = next
+		case *Filter:
+			for _, c := range flatConjuncts(x.Pred) {
+				call, ok := c.(*expr.Call)
+				if !ok || len(call.Args) != 2 {
+					continue
+				}
+				fn, a, b := call.Fn, call.Args[0], call.Args[1]
+				if _, ok := b.(*expr.Col); ok {
+					a, b = b, a
+					fn = map[string]string{"<=": ">=", "<": ">", ">=": "<=", ">": "<", "=": "="}[fn]
+				}
+				col, ok1 := a.(*expr.Col)
+				k, ok2 := b.(*expr.Const)
+				if !ok1 || !ok2 || col.Idx != rn || k.Val.IsNull() || k.Val.Kind() != datum.KindInt {
+					continue
+				}
+				v := k.Val.Int()
+				switch {
+				case fn == "<=" && v >= 1:
+					return v
+				case fn == "<" && v >= 2:
+					return v - 1
+				case fn == "=" && v == 1:
+					return 1
+				}
+			}
+		default:
+			return 0
+		}
+	}
+	return 0
 }

@@ -169,6 +169,8 @@ func statefulOps(p *JobPlan) map[string]opState {
 					}
 				case *AggOp:
 					s = opState{kind: "Agg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
+				case *TopNOp:
+					s = opState{kind: "TopN", keys: keyTypes(o.Keys, in), aggs: "rows (" + keyTypes(seqInts(len(in)), in) + ")"}
 				case *RetractAggOp:
 					s = opState{kind: "RetractAgg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
 				case *JoinOp:
