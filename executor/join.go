@@ -557,3 +557,101 @@ func (o *windowAggOp) gateWM() int64 {
 	}
 	return o.w.gateWM()
 }
+
+// teeOp runs a planner.TeeOp: every input row goes to the side chain
+// (whose end is the right input of the stage's join) and on to the next
+// operator. Timers, flushes, loads and state are the side operators'.
+type teeOp struct {
+	baseOp
+	side []operator
+}
+
+// newTeeOp builds a tee at the start of a chain whose later operators
+// (rest, already built) include the join its side chain feeds.
+func newTeeOp(b baseOp, p *planner.TeeOp, rest []operator) (operator, error) {
+	var join multiInput
+	for _, op := range rest {
+		if mi, ok := op.(multiInput); ok {
+			join = mi
+			break
+		}
+	}
+	if join == nil {
+		return nil, errors.New("executor: a tee without the join its side chain feeds")
+	}
+	side, err := buildChain(b.w, p.Side, join.input(1))
+	if err != nil {
+		return nil, err
+	}
+	return &teeOp{baseOp: b, side: side}, nil
+}
+
+func (t *teeOp) process(row datum.Row) error {
+	if len(t.side) > 0 {
+		if err := t.side[0].process(row); err != nil {
+			return err
+		}
+	}
+	return t.out(row)
+}
+
+func (t *teeOp) advance(wm, natural int64) error {
+	for _, op := range t.side {
+		if err := op.advance(wm, natural); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *teeOp) tick(now int64) error {
+	for _, op := range t.side {
+		if err := op.tick(now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *teeOp) flush() error {
+	for _, op := range t.side {
+		if err := op.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *teeOp) load() error {
+	for _, op := range t.side {
+		if err := op.load(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *teeOp) stateful() bool {
+	for _, op := range t.side {
+		if op.stateful() {
+			return true
+		}
+	}
+	return false
+}
+
+func (t *teeOp) stateBytes() int64 {
+	var n int64
+	for _, op := range t.side {
+		n += op.stateBytes()
+	}
+	return n
+}
+
+func (t *teeOp) closeOp() {
+	for _, op := range t.side {
+		if c, ok := op.(interface{ closeOp() }); ok {
+			c.closeOp()
+		}
+	}
+}

@@ -90,6 +90,8 @@ func buildChain(w *worker, ops []planner.Op, out emitFn) ([]operator, error) {
 			op, err = newRetractAggOp(base, p)
 		case *planner.TopNOp:
 			op, err = newTopNOp(base, p)
+		case *planner.TeeOp:
+			op, err = newTeeOp(base, p, built[i+1:])
 		default:
 			return nil, pgerr.New(pgerr.FeatureNotSupported, "executor: unsupported operator %T (%s)", p, ops[i].OpName())
 		}

@@ -98,7 +98,8 @@ type skey struct {
 }
 
 type sslice struct {
-	start int64 // slice start, or window end for an extra
+	hash  uint64 // the key range hash its state is filed under
+	start int64  // slice start, or window end for an extra
 	accs  expr.AccSet
 	dirty bool
 	size  int64 // bytes accounted
@@ -184,7 +185,7 @@ func (o *slicedAggOp) gateWM() int64 {
 }
 
 func (o *slicedAggOp) process(row datum.Row) error {
-	if !o.partial {
+	if o.plan.Merge {
 		return o.merge(row)
 	}
 	tsd := row[o.spec.TimeCol]
@@ -220,6 +221,9 @@ func (o *slicedAggOp) process(row datum.Row) error {
 	for _, c := range o.keyCols {
 		o.keyBuf = datum.AppendKey(o.keyBuf, row[c])
 	}
+	if !o.partial {
+		return o.addRaw(row, start, first, vals)
+	}
 	kl := len(o.keyBuf)
 	o.keyBuf = binary.BigEndian.AppendUint64(o.keyBuf, uint64(start))
 	o.keyBuf = binary.BigEndian.AppendUint64(o.keyBuf, uint64(first))
@@ -239,6 +243,69 @@ func (o *slicedAggOp) process(row datum.Row) error {
 	}
 	pe.maxTS = max(pe.maxTS, tsd.Micros())
 	pe.n++
+	return nil
+}
+
+// addRaw folds a raw row into key o.keyBuf's slice (an unlifted op: the
+// side chain of a tee, planner.TeeOp).
+func (o *slicedAggOp) addRaw(row datum.Row, start, first int64, vals []datum.Datum) error {
+	if start+o.span*o.step <= o.lastFired {
+		o.w.bundleLate++
+		return nil
+	}
+	sk := o.keys[string(o.keyBuf)]
+	if sk == nil {
+		keyRow := make(datum.Row, o.nkeys)
+		for i, c := range o.keyCols {
+			keyRow[i] = row[c]
+		}
+		sk = &skey{hash: datum.HashRow(keyRow, nil), enc: string(o.keyBuf), keyRow: keyRow, next: math.MaxInt64}
+		o.keys[sk.enc] = sk
+	}
+	var acc expr.AccSet
+	if first <= start+o.step {
+		sl := o.sliceFor(sk, start)
+		if len(o.plan.PartitionCols) > 0 {
+			sl.hash = datum.HashRow(row, o.plan.PartitionCols)
+		}
+		sl.dirty = true
+		acc = sl.accs
+	} else {
+		o.scratch.Reset()
+		acc = o.scratch
+	}
+	if err := acc.AddRow(vals); err != nil {
+		return o.w.recordError(row, err)
+	}
+	if first > start+o.step {
+		// On time for the later windows only.
+		if sk.extras == nil {
+			sk.extras = map[int64]*sslice{}
+		}
+		for e := first; e <= start+o.span*o.step; e += o.step {
+			if e <= o.lastFired {
+				continue
+			}
+			ex := sk.extras[e]
+			if ex == nil {
+				ex = &sslice{hash: sk.hash, start: e, accs: o.accs.New()}
+				sk.extras[e] = ex
+			}
+			if err := ex.accs.Merge(o.scratch); err != nil {
+				return o.w.recordError(row, err)
+			}
+			ex.dirty = true
+		}
+	}
+	if !sk.isDirty {
+		sk.isDirty = true
+		o.dirty = append(o.dirty, sk)
+	}
+	e := max(first, start+o.step)
+	if e <= o.lastFired {
+		e += ((o.lastFired-e)/o.step + 1) * o.step
+	}
+	o.schedule(sk, e)
 	return nil
 }
 
@@ -282,7 +349,7 @@ func (o *slicedAggOp) merge(row datum.Row) error {
 			}
 			ex := sk.extras[e]
 			if ex == nil {
-				ex = &sslice{start: e, accs: o.accs.New()}
+				ex = &sslice{hash: sk.hash, start: e, accs: o.accs.New()}
 				sk.extras[e] = ex
 			}
 			if err := ex.accs.Merge(o.scratch); err != nil {
@@ -304,7 +371,8 @@ func (o *slicedAggOp) merge(row datum.Row) error {
 	return nil
 }
 
-// sliceFor finds or adds key sk's slice starting at start.
+// sliceFor finds or adds key sk's slice starting at start (filed under
+// the key's hash).
 func (o *slicedAggOp) sliceFor(sk *skey, start int64) *sslice {
 	i := len(sk.slices)
 	for i > 0 && sk.slices[i-1].start >= start {
@@ -313,7 +381,7 @@ func (o *slicedAggOp) sliceFor(sk *skey, start int64) *sslice {
 		}
 		i--
 	}
-	sl := &sslice{start: start, accs: o.accs.New()}
+	sl := &sslice{hash: sk.hash, start: start, accs: o.accs.New()}
 	sk.slices = append(sk.slices, nil)
 	copy(sk.slices[i+1:], sk.slices[i:])
 	sk.slices[i] = sl
@@ -425,9 +493,10 @@ func (o *slicedAggOp) fire(sk *skey, e, natural int64) error {
 
 // stateKey builds the store key of a slice (tag sliceTag) or an extra
 // (extraTag) of key sk in o.kbuf.
-func (o *slicedAggOp) stateKey(sk *skey, tag byte, t int64) []byte {
+func (o *slicedAggOp) stateKey(sk *skey, tag byte, sl *sslice) []byte {
+	t := sl.start
 	b := append(o.kbuf[:0], o.prefix...)
-	b = binary.BigEndian.AppendUint64(b, sk.hash)
+	b = binary.BigEndian.AppendUint64(b, sl.hash)
 	b = append(b, tag)
 	b = binary.BigEndian.AppendUint64(b, uint64(t)^(1<<63))
 	b = append(b, sk.enc...)
@@ -436,7 +505,7 @@ func (o *slicedAggOp) stateKey(sk *skey, tag byte, t int64) []byte {
 }
 
 func (o *slicedAggOp) drop(sk *skey, tag byte, sl *sslice) {
-	o.w.batch.Delete(o.stateKey(sk, tag, sl.start))
+	o.w.batch.Delete(o.stateKey(sk, tag, sl))
 	o.addBytes(-sl.size)
 	sl.size = 0
 }
@@ -448,7 +517,7 @@ func (o *slicedAggOp) addBytes(d int64) {
 
 func (o *slicedAggOp) save(sk *skey, tag byte, sl *sslice) {
 	o.vbuf = sl.accs.Append(o.vbuf[:0])
-	o.w.batch.Set(o.stateKey(sk, tag, sl.start), o.vbuf)
+	o.w.batch.Set(o.stateKey(sk, tag, sl), o.vbuf)
 	n := int64(len(o.vbuf) + len(sk.enc) + 48)
 	o.addBytes(n - sl.size)
 	sl.size = n
@@ -539,7 +608,7 @@ func (o *slicedAggOp) load() error {
 			sk = &skey{hash: hash, enc: string(enc), keyRow: keyRow, next: math.MaxInt64}
 			o.keys[sk.enc] = sk
 		}
-		sl := &sslice{start: t, accs: o.accs.New()}
+		sl := &sslice{hash: hash, start: t, accs: o.accs.New()}
 		if rest, err := sl.accs.Decode(val); err != nil {
 			return err
 		} else if len(rest) != 0 {

@@ -80,6 +80,7 @@ func benchQuery(b *testing.B, q string) {
 		}
 		ss := e.NewSession()
 		ctx := context.Background()
+		runtime.GC()         // twice: pooled buffers survive one collection
 		debug.FreeOSMemory() // what earlier runs left must not count
 		resetPeakRSS()
 		var m0, m1 runtime.MemStats

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/weir-sql/weir/connector"
@@ -67,6 +68,9 @@ func asTable(t testing.TB, text string, pk string) string {
 type runOptions struct {
 	parallelism int
 	bundle      int
+	// stops closes and reopens the engine that many times while the job
+	// runs: it resumes from its last commits.
+	stops int
 }
 
 // runQuery runs query q over stream s on a fresh in-memory engine, its
@@ -74,24 +78,55 @@ type runOptions struct {
 // formatted (see formatRow), sorted.
 func runQuery(t testing.TB, q string, s stream, pk string, o runOptions) []string {
 	t.Helper()
-	e, err := engine.Open(engine.Options{FS: vfs.NewMem(), Parallelism: o.parallelism, BundleSize: o.bundle, NoSync: true})
+	opts := engine.Options{FS: vfs.NewMem(), Parallelism: o.parallelism, BundleSize: o.bundle, NoSync: true}
+	e, err := engine.Open(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	defer func() { e.Close() }()
 	ss := e.NewSession()
 	ctx := context.Background()
 	script := asTable(t, querySQL(t, q, s), pk)
 	if _, err := ss.Exec(ctx, script); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
-	if err := ss.WaitJobs(ctx); err != nil {
+	for i := 0; i < o.stops; i++ {
+		// Stop once the job is some way in (or over).
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			r, err := ss.Exec(ctx, "SELECT state, events_in FROM weir_jobs")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row := r[0].Rows[0]; row[0].Str() != "RUNNING" || row[1].Int() > int64(i+1)*1000 {
+				break
+			}
+		}
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if e, err = engine.Open(opts); err != nil {
+			t.Fatal(err)
+		}
+		ss = e.NewSession()
+		if i == 0 {
+			if r, err := ss.Exec(ctx, "SELECT state, events_in FROM weir_jobs"); err == nil {
+				t.Logf("%s reopened: %v", q, r[0].Rows)
+			}
+		}
+	}
+	if err := e.WaitJob(ctx, "nexmark_"+q); err != nil {
 		t.Fatal(err)
 	}
-	if err := ss.JobsError(); err != nil {
-		t.Fatalf("%s: %v", q, err)
+	res, err := ss.Exec(ctx, "SELECT state, error FROM weir_jobs")
+	if err != nil {
+		t.Fatal(err)
 	}
-	res, err := ss.Exec(ctx, "SELECT * FROM nexmark_"+q)
+	for _, r := range res[len(res)-1].Rows {
+		if r[0].Str() != "DONE" {
+			t.Fatalf("%s: job %s: %s", q, r[0].Str(), r[1].Format())
+		}
+	}
+	res, err = ss.Exec(ctx, "SELECT * FROM nexmark_"+q)
 	if err != nil {
 		t.Fatal(err)
 	}

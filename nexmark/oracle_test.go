@@ -17,8 +17,9 @@ var oracleStream = stream{events: 50_000, rate: 1000}
 
 // TestQueriesMatchOracle runs every Nexmark query on the engine (with two
 // key ranges per keyed stage and small bundles, so rows cross ranges and
-// bundles) and compares what it wrote with a brute-force computation over
-// the same generated events.
+// bundles; then with three, stopping and reopening the engine twice while
+// the job runs) and compares what it wrote with a brute-force computation
+// over the same generated events.
 func TestQueriesMatchOracle(t *testing.T) {
 	ev := generateAll(t, oracleStream)
 	for _, c := range []struct {
@@ -44,6 +45,10 @@ func TestQueriesMatchOracle(t *testing.T) {
 			}
 			got := runQuery(t, c.q, oracleStream, c.pk, runOptions{parallelism: 2, bundle: 997})
 			compareRows(t, c.q, got, want)
+			// Stopped and resumed twice while it runs (a smaller bundle
+			// so that it is still running), with three key ranges.
+			got = runQuery(t, c.q, oracleStream, c.pk, runOptions{parallelism: 3, bundle: 211, stops: 2})
+			compareRows(t, c.q+" (resumed)", got, want)
 		})
 	}
 }

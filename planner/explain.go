@@ -43,11 +43,13 @@ func ExplainJob(p *JobPlan) string {
 		if s := st.Source; s != nil {
 			lines = append(lines, s.OpName+"  "+sourceDesc(s))
 		}
-		in := stageInputSchema(p, st)
-		for _, op := range st.Ops {
-			lines = append(lines, op.OpName()+"  "+opDesc(op, in))
-			in = op.OutSchema()
-		}
+		walkStageOps(p, st, func(op Op, in Schema, side bool) {
+			prefix := ""
+			if side {
+				prefix = "↳ " // a tee's side chain
+			}
+			lines = append(lines, prefix+op.OpName()+"  "+opDesc(op, in))
+		})
 		if o := st.Output; o != nil {
 			lines = append(lines, fmt.Sprintf("▼ shuffle by %s to %s", keyDesc(o.KeyCols, o.Schema), p.Stages[o.Stage].Name))
 		}
@@ -159,7 +161,7 @@ func opDesc(op Op, in Schema) string {
 			d += " sliced"
 		}
 		return d + aggDetail(o.Stateful(), o.KeyCols, in, o.Aggs)
-	case *JoinOp, *LookupJoinOp, *UnionOp, *LateGateOp, *RetractAggOp, *TopNOp:
+	case *JoinOp, *LookupJoinOp, *UnionOp, *LateGateOp, *RetractAggOp, *TopNOp, *TeeOp:
 		return joinOpDesc(op, in)
 	case *AggOp:
 		d := "Agg" + aggRole(o.Partial, o.Merge)

@@ -59,6 +59,8 @@ func joinOpDesc(op Op, in Schema) string {
 			d += "  on: " + o.Residual.String()
 		}
 		return d
+	case *TeeOp:
+		return "Tee  (each row to the side chain ↳, then on)"
 	case *UnionOp:
 		return "Union all"
 	case *LateGateOp:
@@ -124,4 +126,22 @@ func windowShape(w WindowSpec) string {
 		s += ", " + formatMicros(w.Offset)
 	}
 	return s + ")"
+}
+
+// walkStageOps calls fn for every op of stage st in plan order with the
+// schema of the rows it reads, the side chains of TeeOps after their tee
+// (side set).
+func walkStageOps(p *JobPlan, st *Stage, fn func(op Op, in Schema, side bool)) {
+	in := stageInputSchema(p, st)
+	for _, op := range st.Ops {
+		fn(op, in, false)
+		if t, ok := op.(*TeeOp); ok {
+			sin := in
+			for _, s := range t.Side {
+				fn(s, sin, true)
+				sin = s.OutSchema()
+			}
+		}
+		in = op.OutSchema()
+	}
 }

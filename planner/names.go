@@ -66,7 +66,7 @@ func assignNames(p *JobPlan, opts JobOptions, posOf func(key string) sql.Pos) er
 			all = append(all, &named{set: func(n string) { s.OpName = n }, name: s.OpName})
 		}
 		counters := map[string]int{}
-		for _, op := range st.Ops {
+		for _, op := range StageOps(st) {
 			base := opBase(op)
 			var kind string
 			switch o := op.(type) {
@@ -80,6 +80,8 @@ func assignNames(p *JobPlan, opts JobOptions, posOf func(key string) sql.Pos) er
 				kind = "gate"
 			case *UnionOp:
 				kind = "union"
+			case *TeeOp:
+				kind = "tee"
 			case *WindowAggOp:
 				if o.Partial {
 					partials = append(partials, op)
@@ -259,6 +261,8 @@ func opBaseOf(op Op) *OpBase {
 	case *RetractAggOp:
 		return &o.OpBase
 	case *TopNOp:
+		return &o.OpBase
+	case *TeeOp:
 		return &o.OpBase
 	}
 	panic(fmt.Sprintf("planner: unknown op %T", op))

@@ -221,6 +221,11 @@ type WindowAggOp struct {
 	// pane). The state is laid out per slice, so an update cannot change
 	// the window's size or slide.
 	Sliced bool
+	// PartitionCols, on an unlifted sliced op (neither Partial nor Merge:
+	// the side chain of a TeeOp), are the input columns the stage is keyed
+	// by: a slice's state is filed under their hash, the key range's, not
+	// its group key's.
+	PartitionCols []int
 }
 
 // WindowAggOp.Prewindowed values.

@@ -182,3 +182,31 @@ type TopNOp struct {
 }
 
 func (*TopNOp) Stateful() bool { return true }
+
+// TeeOp starts a stage whose one input feeds two chains (a join whose
+// inputs share their producer, stages_join.go): each input row goes to the
+// Side chain, whose last op's rows are the right input of the JoinOp that
+// follows in the stage, and on to the next op of the stage (the left
+// chain, ending in that JoinOp's left input). The Side ops are named,
+// checked on updates and explained like the stage's own.
+type TeeOp struct {
+	OpBase
+	Side []Op
+}
+
+// Stateful is false: the side ops that keep state are stateful
+// themselves (a keyed stage is then known by its join, not by its tee).
+func (o *TeeOp) Stateful() bool { return false }
+
+// StageOps returns the ops of a stage with the side chains of its TeeOps
+// after the tee, in plan order.
+func StageOps(st *Stage) []Op {
+	var out []Op
+	for _, op := range st.Ops {
+		out = append(out, op)
+		if t, ok := op.(*TeeOp); ok {
+			out = append(out, t.Side...)
+		}
+	}
+	return out
+}

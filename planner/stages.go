@@ -141,6 +141,13 @@ type jobPlanner struct {
 	// and timeCol its time column in the physical row.
 	window  *WindowAssign
 	timeCol int
+	// unlifted: aggregations stay in the current stage, one operator
+	// instead of a partial and a merge (the side chain of a fork,
+	// stages_join.go, whose groups never span key ranges).
+	unlifted bool
+	// partitionCols: the physical columns the stage is keyed by, for an
+	// unlifted aggregation's state.
+	partitionCols []int
 }
 
 func (p *jobPlanner) errorf(code, format string, args ...any) *pgerr.Error {
@@ -161,7 +168,13 @@ func (p *jobPlanner) plan(ins *Insert) (*JobPlan, error) {
 		return nil, err
 	}
 	for _, st := range p.out.Stages {
-		st.Ops = fuseProjects(st.Ops, stageInputSchema(p.out, st))
+		in := stageInputSchema(p.out, st)
+		st.Ops = fuseProjects(st.Ops, in)
+		for _, op := range st.Ops {
+			if t, ok := op.(*TeeOp); ok {
+				t.Side = fuseProjects(t.Side, in)
+			}
+		}
 	}
 	return p.out, nil
 }
@@ -729,17 +742,21 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 		partial = &AggOp{OpBase: OpBase{Schema: partialSchema}, KeyCols: keyCols, Aggs: aggs, Partial: true}
 		merge = &AggOp{OpBase: OpBase{Schema: mergeSchema}, KeyCols: outKeys, Aggs: aggs, Merge: true, Retract: retract}
 	}
-	p.emit(partial)
-	next := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
-	next.Name = "s" + itoa(next.ID)
-	if nk == 0 {
-		next.Parallelism = 1 // one global key
+	if p.unlifted {
+		// One operator, in this stage: over the raw rows, with the
+		// state and the firing.
+		pw, ok := partial.(*WindowAggOp)
+		if !ok || !pw.Sliced {
+			return pgerr.New(pgerr.InternalError, "planner: only a sliced windowed aggregation runs unlifted")
+		}
+		u := *pw
+		u.Partial = false
+		u.Schema = mergeSchema
+		u.PartitionCols = p.partitionCols
+		p.emit(&u)
+	} else {
+		p.splitAggregate(partial, merge, partialSchema, outKeys, timeOut, nk)
 	}
-	p.stage.Output = &StageOutput{Stage: next.ID, KeyCols: outKeys, Schema: partialSchema, TimeCol: timeOut}
-	next.Inputs = []StageInput{{Stage: p.stage.ID, Schema: partialSchema}}
-	p.out.Stages = append(p.out.Stages, next)
-	p.stage = next
-	p.emit(merge)
 
 	// The Aggregate's logical columns over the Merge's output.
 	out := &layout{schema: mergeSchema, origin: make([]int, len(mergeSchema)), attr: make([]tattr, len(mergeSchema))}
@@ -775,6 +792,23 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 	p.window = nil
 	p.src = nil
 	return nil
+}
+
+// splitAggregate ends the current stage with the partial half of an
+// aggregation, shuffled by its keys (outKeys of its row) into a new keyed
+// stage that starts with the merge half.
+func (p *jobPlanner) splitAggregate(partial, merge Op, partialSchema Schema, outKeys []int, timeOut, nk int) {
+	p.emit(partial)
+	next := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+	next.Name = "s" + itoa(next.ID)
+	if nk == 0 {
+		next.Parallelism = 1 // one global key
+	}
+	p.stage.Output = &StageOutput{Stage: next.ID, KeyCols: outKeys, Schema: partialSchema, TimeCol: timeOut}
+	next.Inputs = []StageInput{{Stage: p.stage.ID, Schema: partialSchema}}
+	p.out.Stages = append(p.out.Stages, next)
+	p.stage = next
+	p.emit(merge)
 }
 
 // distinct compiles SELECT DISTINCT as an aggregation by every column with

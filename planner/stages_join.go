@@ -309,13 +309,20 @@ func (p *jobPlanner) join(j *Join, chain []Node) (*jobPlanner, []Node, error) {
 
 func (p *jobPlanner) streamJoin(j *Join, kind JoinKind, left, right Node, conds []expr.Expr) (*jobPlanner, error) {
 	nl := len(left.Schema())
-	lb, err := p.compile(left)
+	fk, err := p.fork(kind, left, right, conds, nl)
 	if err != nil {
 		return nil, err
 	}
-	rb, err := p.compile(right)
-	if err != nil {
-		return nil, err
+	var lb, rb *jobPlanner
+	if fk != nil {
+		lb, rb = fk.main, fk.side
+	} else {
+		if lb, err = p.compile(left); err != nil {
+			return nil, err
+		}
+		if rb, err = p.compile(right); err != nil {
+			return nil, err
+		}
 	}
 	brs := [2]*jobPlanner{lb, rb}
 	if p.opts.EmitEarly > 0 || p.opts.AllowedLateness > 0 {
@@ -430,16 +437,24 @@ func (p *jobPlanner) streamJoin(j *Join, kind JoinKind, left, right Node, conds 
 			op.Updating = true
 		}
 	}
-	st := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
-	st.Name = "s" + itoa(st.ID)
-	if len(keyCols[0]) == 0 {
-		st.Parallelism = 1 // no key: every row meets every row in one range
+	var st *Stage
+	if fk != nil {
+		// Both inputs come from the fork stage's one input: the side
+		// chain runs in a TeeOp ahead of the main chain's operators.
+		st = fk.stage
+		st.Ops = append([]Op{&TeeOp{OpBase: OpBase{Schema: fk.in}, Side: fk.sideStage.Ops}}, st.Ops...)
+	} else {
+		st = &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+		st.Name = "s" + itoa(st.ID)
+		if len(keyCols[0]) == 0 {
+			st.Parallelism = 1 // no key: every row meets every row in one range
+		}
+		for s, b := range brs {
+			b.stage.Output = &StageOutput{Stage: st.ID, KeyCols: keyCols[s], Schema: b.layout.schema, TimeCol: -1}
+			st.Inputs = append(st.Inputs, StageInput{Stage: b.stage.ID, Schema: b.layout.schema})
+		}
+		p.out.Stages = append(p.out.Stages, st)
 	}
-	for s, b := range brs {
-		b.stage.Output = &StageOutput{Stage: st.ID, KeyCols: keyCols[s], Schema: b.layout.schema, TimeCol: -1}
-		st.Inputs = append(st.Inputs, StageInput{Stage: b.stage.ID, Schema: b.layout.schema})
-	}
-	p.out.Stages = append(p.out.Stages, st)
 	schema := concatSchema(lb.layout.schema, rb.layout.schema)
 	for s := 0; s < 2; s++ {
 		if op.Outer(1 - s) {
@@ -1353,4 +1368,345 @@ func topNLimit(rn int, above []Node) int64 {
 		}
 	}
 	return 0
+}
+
+// ---- sharing a join's common input ----
+
+// forkPlan is a join whose inputs share their producer: the left input is
+// a windowed aggregation X (under filters and projections) and the right an
+// aggregation of the same X grouped by (at least) the join keys and one of
+// X's window columns: Nexmark q5's "the auctions whose count is the
+// maximum of their window". X is computed once; its rows are shuffled by
+// the join keys into one stage, where a TeeOp passes each row to the
+// right's chain (projections, the aggregation unlifted — its groups never
+// span key ranges — then the join's right input) and on to the left's
+// chain (then the join's left input).
+type forkPlan struct {
+	stage     *Stage // the join's stage
+	sideStage *Stage // scratch: collects the right chain's ops
+	in        Schema // the fork stage's input row
+	main      *jobPlanner
+	side      *jobPlanner
+}
+
+// peelFP returns the filters and projections on top of n (top-down) and
+// the node under them.
+func peelFP(n Node) ([]Node, Node) {
+	var chain []Node
+	for {
+		switch x := n.(type) {
+		case *Filter:
+			chain = append(chain, x)
+			n = x.Input
+		case *Project:
+			chain = append(chain, x)
+			n = x.Input
+		default:
+			return chain, n
+		}
+	}
+}
+
+// traceCol follows output column c of chain (top-down filters and
+// projections) to the column of the node under it, or -1 when a projection
+// computes it.
+func traceCol(c int, chain []Node) int {
+	for _, n := range chain {
+		if pr, ok := n.(*Project); ok {
+			col, ok := pr.Exprs[c].(*expr.Col)
+			if !ok {
+				return -1
+			}
+			c = col.Idx
+		}
+	}
+	return c
+}
+
+// nodeKey is a logical subtree's identity for sharing ("" when it cannot
+// be shared).
+func nodeKey(n Node) string {
+	var b strings.Builder
+	if !writeNodeKey(&b, n) {
+		return ""
+	}
+	return b.String()
+}
+
+func writeNodeKey(b *strings.Builder, n Node) bool {
+	switch x := n.(type) {
+	case *Scan:
+		if x.Rel.Kind != catalog.RelSource {
+			return false
+		}
+		fmt.Fprintf(b, "scan(%d)", x.Rel.ID)
+		return true
+	case *Filter:
+		b.WriteString("filter(" + exprKey(x.Pred) + ",")
+	case *Project:
+		b.WriteString("project(")
+		for _, e := range x.Exprs {
+			b.WriteString(exprKey(e) + ";")
+		}
+	case *WindowAssign:
+		fmt.Fprintf(b, "window(%d,%d,%d,%d,%d,", x.Kind, x.TimeCol, x.Size, x.Slide, x.Offset)
+	case *Aggregate:
+		b.WriteString("agg(")
+		for _, g := range x.GroupBy {
+			b.WriteString(exprKey(g) + ";")
+		}
+		for _, a := range x.Aggs {
+			arg := ""
+			if a.Arg != nil {
+				arg = exprKey(a.Arg)
+			}
+			fmt.Fprintf(b, "%s/%t/%s;", a.Fn, a.Distinct, arg)
+		}
+		fmt.Fprintf(b, "%t,", x.Window != nil)
+	default:
+		return false
+	}
+	for _, in := range n.Inputs() {
+		if !writeNodeKey(b, in) {
+			return false
+		}
+	}
+	b.WriteString(")")
+	return true
+}
+
+// sameAggregate reports whether a and b compute the same rows up to the
+// order of their group keys, and maps b's output columns to a's.
+func sameAggregate(a, b *Aggregate) ([]int, bool) {
+	if len(a.GroupBy) != len(b.GroupBy) || len(a.Aggs) != len(b.Aggs) || (a.Window == nil) != (b.Window == nil) {
+		return nil, false
+	}
+	if k := nodeKey(a.Input); k == "" || k != nodeKey(b.Input) {
+		return nil, false
+	}
+	for i := range a.Aggs {
+		x, y := a.Aggs[i], b.Aggs[i]
+		if x.Fn != y.Fn || x.Distinct != y.Distinct || (x.Arg == nil) != (y.Arg == nil) || (x.Arg != nil && exprKey(x.Arg) != exprKey(y.Arg)) {
+			return nil, false
+		}
+	}
+	perm := make([]int, len(b.Cols))
+	for i := range perm {
+		perm[i] = i
+	}
+	used := map[int]bool{}
+	for i, g := range b.GroupBy {
+		k := exprKey(g)
+		found := -1
+		for j, h := range a.GroupBy {
+			if !used[j] && exprKey(h) == k {
+				found = j
+				break
+			}
+		}
+		if found < 0 {
+			return nil, false
+		}
+		used[found] = true
+		perm[i] = found
+	}
+	return perm, true
+}
+
+// remapBottom returns chain (top-down filters and projections) with the
+// bottom node's column references mapped through perm.
+func remapBottom(chain []Node, perm []int) []Node {
+	if len(chain) == 0 {
+		return chain
+	}
+	out := append([]Node(nil), chain...)
+	through := func(e expr.Expr) expr.Expr {
+		r, _ := mapCols(e, func(c *expr.Col) (expr.Expr, error) {
+			return &expr.Col{Idx: perm[c.Idx], Typ: c.Typ, Name: c.Name}, nil
+		})
+		return r
+	}
+	switch n := out[len(out)-1].(type) {
+	case *Filter:
+		out[len(out)-1] = &Filter{Input: n.Input, Pred: through(n.Pred)}
+	case *Project:
+		exprs := make([]expr.Expr, len(n.Exprs))
+		for i, e := range n.Exprs {
+			exprs[i] = through(e)
+		}
+		out[len(out)-1] = &Project{Input: n.Input, Exprs: exprs, Cols: n.Cols}
+	}
+	return out
+}
+
+// fork plans the shared-input form of an inner join when it applies (nil
+// otherwise).
+func (p *jobPlanner) fork(kind JoinKind, left, right Node, conds []expr.Expr, nl int) (*forkPlan, error) {
+	if kind != InnerJoin || p.opts.EmitEarly > 0 || p.opts.AllowedLateness > 0 {
+		return nil, nil
+	}
+	lchain, lbot := peelFP(left)
+	x, ok := lbot.(*Aggregate)
+	if !ok || x.Window == nil {
+		return nil, nil
+	}
+	rchain, rmid := peelFP(right)
+	ra, ok := rmid.(*Aggregate)
+	if !ok || ra.Window != nil {
+		return nil, nil
+	}
+	rinner, rbot := peelFP(ra.Input)
+	ry, ok := rbot.(*Aggregate)
+	if !ok {
+		return nil, nil
+	}
+	perm, ok := sameAggregate(x, ry)
+	if !ok {
+		return nil, nil
+	}
+	// Read the right's chain over x's columns.
+	rinner = remapBottom(rinner, perm)
+	// The right aggregation's groups, as columns of x.
+	groups := map[int]bool{}
+	window := false
+	for _, g := range ra.GroupBy {
+		c, ok := g.(*expr.Col)
+		if !ok {
+			return nil, nil
+		}
+		xc := traceCol(c.Idx, rinner)
+		if xc < 0 {
+			return nil, nil
+		}
+		groups[xc] = true
+		if xc < len(x.GroupBy) {
+			if wc, ok := x.GroupBy[xc].(*expr.Col); ok && (wc.Idx == x.Window.StartCol() || wc.Idx == x.Window.EndCol()) {
+				window = true
+			}
+		}
+	}
+	if !window {
+		return nil, nil
+	}
+	// The join keys the two sides trace to the same column of x: the
+	// shuffle key. The right's groups must include them.
+	var keys []int
+	seen := map[int]bool{}
+	for _, c := range conds {
+		a, b, ok := equiPair(c, nl)
+		if !ok {
+			continue
+		}
+		ac, ok1 := a.(*expr.Col)
+		bc, ok2 := b.(*expr.Col)
+		if !ok1 || !ok2 {
+			continue
+		}
+		la := traceCol(ac.Idx, lchain)
+		rg := traceCol(bc.Idx-nl, rchain)
+		if la < 0 || rg < 0 || rg >= len(ra.GroupBy) {
+			continue
+		}
+		gc, ok := ra.GroupBy[rg].(*expr.Col)
+		if !ok {
+			continue
+		}
+		if rx := traceCol(gc.Idx, rinner); rx == la && !seen[la] {
+			seen[la] = true
+			keys = append(keys, la)
+		}
+	}
+	// One key, the only equality: the join's and the stage's key hashes
+	// are then the same (state is filed by them).
+	equis := 0
+	for _, c := range conds {
+		if _, _, ok := equiPair(c, nl); ok {
+			equis++
+		}
+	}
+	if len(keys) != 1 || equis != 1 {
+		return nil, nil
+	}
+	for _, k := range keys {
+		if !groups[k] {
+			return nil, nil
+		}
+	}
+	sort.Ints(keys)
+	b, err := p.compile(x)
+	if err != nil {
+		return nil, err
+	}
+	var keyPhys []int
+	for _, k := range keys {
+		pc := b.layout.m[k]
+		if pc < 0 {
+			return nil, pgerr.New(pgerr.InternalError, "planner: shared join input key is not a column")
+		}
+		keyPhys = append(keyPhys, pc)
+	}
+	st := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+	st.Name = "s" + itoa(st.ID)
+	b.stage.Output = &StageOutput{Stage: st.ID, KeyCols: keyPhys, Schema: b.layout.schema, TimeCol: -1}
+	st.Inputs = []StageInput{{Stage: b.stage.ID, Schema: b.layout.schema}}
+	p.out.Stages = append(p.out.Stages, st)
+	fk := &forkPlan{stage: st, sideStage: &Stage{ID: st.ID, Name: st.Name}, in: b.layout.schema}
+	fk.main = p.branch(st)
+	fk.main.layout = cloneLayout(b.layout)
+	fk.side = p.branch(fk.sideStage)
+	fk.side.layout = cloneLayout(b.layout)
+	fk.side.unlifted = true
+	apply := func(br *jobPlanner, chain []Node) error {
+		for i := len(chain) - 1; i >= 0; i-- {
+			if err := p.checkExprs(chain[i]); err != nil {
+				return err
+			}
+			var err error
+			switch n := chain[i].(type) {
+			case *Filter:
+				err = br.filter(n)
+			case *Project:
+				err = br.project(n.Exprs, n.Cols)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := apply(fk.main, lchain); err != nil {
+		return nil, err
+	}
+	if err := apply(fk.side, rinner); err != nil {
+		return nil, err
+	}
+	// Where the stage's key is in the side aggregation's input.
+	kc := -1
+	for i := range ra.Input.Schema() {
+		if traceCol(i, rinner) == keys[0] {
+			if pc := fk.side.layout.m[i]; pc >= 0 {
+				kc = pc
+				break
+			}
+		}
+	}
+	if kc < 0 {
+		return nil, pgerr.New(pgerr.InternalError, "planner: the shared join input's key is not in the side aggregation's input")
+	}
+	fk.side.partitionCols = []int{kc}
+	if err := p.checkExprs(ra); err != nil {
+		return nil, err
+	}
+	if err := fk.side.aggregate(ra, false); err != nil {
+		return nil, err
+	}
+	if err := apply(fk.side, rchain); err != nil {
+		return nil, err
+	}
+	return fk, nil
+}
+
+func cloneLayout(l *layout) *layout {
+	return &layout{m: append([]int(nil), l.m...), schema: append(Schema(nil), l.schema...),
+		origin: append([]int(nil), l.origin...), attr: append([]tattr(nil), l.attr...), changelog: l.changelog}
 }

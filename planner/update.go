@@ -154,8 +154,10 @@ type opState struct {
 func statefulOps(p *JobPlan) map[string]opState {
 	out := map[string]opState{}
 	for _, st := range p.Stages {
-		in := stageInputSchema(p, st)
-		for _, op := range st.Ops {
+		walkStageOps(p, st, func(op Op, in Schema, _ bool) {
+			if _, tee := op.(*TeeOp); tee {
+				return // its side ops are listed themselves
+			}
 			if op.Stateful() {
 				var s opState
 				switch o := op.(type) {
@@ -183,8 +185,7 @@ func statefulOps(p *JobPlan) map[string]opState {
 				}
 				out[op.OpName()] = s
 			}
-			in = op.OutSchema()
-		}
+		})
 	}
 	return out
 }
@@ -220,7 +221,7 @@ func allOpNames(p *JobPlan) map[string]bool {
 		if st.Source != nil {
 			m[st.Source.OpName] = true
 		}
-		for _, op := range st.Ops {
+		for _, op := range StageOps(st) {
 			m[op.OpName()] = true
 		}
 	}
