@@ -164,3 +164,31 @@ func ParseTypeName(name string) (Type, bool) {
 	}
 	return TypeUnknown, false
 }
+
+// PGName returns the type's name as PostgreSQL spells it in messages
+// ("double precision", "timestamp without time zone").
+func (t Type) PGName() string {
+	switch t {
+	case TypeUnknown:
+		return "unknown"
+	case TypeBool:
+		return "boolean"
+	case TypeInt2:
+		return "smallint"
+	case TypeInt4:
+		return "integer"
+	case TypeInt8:
+		return "bigint"
+	case TypeFloat4:
+		return "real"
+	case TypeFloat8:
+		return "double precision"
+	case TypeVarchar:
+		return "character varying"
+	case TypeTimestamp:
+		return "timestamp without time zone"
+	case TypeTimestampTZ:
+		return "timestamp with time zone"
+	}
+	return strings.ToLower(t.String())
+}

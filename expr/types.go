@@ -164,47 +164,10 @@ func commonType(ts []datum.Type) (res, bad1, bad2 datum.Type, ok bool) {
 
 // pgTypeName is the type's name as PostgreSQL spells it in error messages.
 func pgTypeName(t datum.Type) string {
-	switch t {
-	case datum.TypeUnknown:
-		return "unknown"
-	case datum.TypeBool:
-		return "boolean"
-	case datum.TypeInt2:
-		return "smallint"
-	case datum.TypeInt4:
-		return "integer"
-	case datum.TypeInt8:
-		return "bigint"
-	case datum.TypeFloat4:
-		return "real"
-	case datum.TypeFloat8:
-		return "double precision"
-	case datum.TypeNumeric:
-		return "numeric"
-	case datum.TypeText:
-		return "text"
-	case datum.TypeVarchar:
-		return "character varying"
-	case datum.TypeBytea:
-		return "bytea"
-	case datum.TypeTimestamp:
-		return "timestamp without time zone"
-	case datum.TypeTimestampTZ:
-		return "timestamp with time zone"
-	case datum.TypeDate:
-		return "date"
-	case datum.TypeInterval:
-		return "interval"
-	case datum.TypeUUID:
-		return "uuid"
-	case datum.TypeJSON:
-		return "json"
-	case datum.TypeOID:
-		return "oid"
-	case typeAny:
+	if t == typeAny {
 		return "any"
 	}
-	return t.String()
+	return t.PGName()
 }
 
 // intRange is the value range of an integer type.

@@ -511,44 +511,4 @@ func (c *exprCtx) bindFieldSelect(e *sql.FieldSelect) (expr.Expr, error) {
 }
 
 // pgTypeName is a type's name as PostgreSQL spells it in messages.
-func pgTypeName(t datum.Type) string {
-	switch t {
-	case datum.TypeUnknown:
-		return "unknown"
-	case datum.TypeBool:
-		return "boolean"
-	case datum.TypeInt2:
-		return "smallint"
-	case datum.TypeInt4:
-		return "integer"
-	case datum.TypeInt8:
-		return "bigint"
-	case datum.TypeFloat4:
-		return "real"
-	case datum.TypeFloat8:
-		return "double precision"
-	case datum.TypeNumeric:
-		return "numeric"
-	case datum.TypeText:
-		return "text"
-	case datum.TypeVarchar:
-		return "character varying"
-	case datum.TypeBytea:
-		return "bytea"
-	case datum.TypeTimestamp:
-		return "timestamp without time zone"
-	case datum.TypeTimestampTZ:
-		return "timestamp with time zone"
-	case datum.TypeDate:
-		return "date"
-	case datum.TypeInterval:
-		return "interval"
-	case datum.TypeUUID:
-		return "uuid"
-	case datum.TypeJSON:
-		return "json"
-	case datum.TypeOID:
-		return "oid"
-	}
-	return strings.ToLower(t.String())
-}
+func pgTypeName(t datum.Type) string { return t.PGName() }
