@@ -89,6 +89,18 @@ func deadLetterKey(ns uint64, stage, worker int, offset int64) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(offset))
 }
 
+// keyedDeadLetterKey is the dead letter of record idx of the queue entry
+// queueKey consumed by a keyed stage: 'D' ns stage(2) 0xffffffff entry-id idx(4).
+func keyedDeadLetterKey(ns uint64, stage int, queueKey []byte, idx int) []byte {
+	b := nsKey(deadPrefix, ns, 24)
+	b = binary.BigEndian.AppendUint16(b, uint16(stage))
+	b = binary.BigEndian.AppendUint32(b, ^uint32(0))
+	if len(queueKey) >= fpIDLen {
+		b = append(b, queueKey[len(queueKey)-fpIDLen:]...)
+	}
+	return binary.BigEndian.AppendUint32(b, uint32(idx))
+}
+
 // workerMeta is what a worker commits with every bundle besides its outputs.
 type workerMeta struct {
 	Offset      int64 // source stages: next offset to read

@@ -49,6 +49,23 @@ type worker struct {
 
 	reader  connector.Reader
 	records []connector.Record
+
+	// cur identifies the record being processed, for dead letters of
+	// records that fail evaluation (recordError).
+	cur curRecord
+}
+
+// curRecord is the stable id of the record a worker is processing: its
+// source offset in a source stage, its queue entry and index in a keyed
+// stage. bad is set once the record has been dead-lettered, so a record
+// failing in several operators (or several windows) is counted once.
+type curRecord struct {
+	offset int64
+	row    datum.Row // source stages: the record as read
+	raw    []byte
+	key    []byte // keyed stages: the queue entry's key
+	idx    int
+	bad    bool
 }
 
 // hiExcl is the exclusive upper bound of the worker's hash range in the
@@ -152,15 +169,47 @@ func (w *worker) gateWM() int64 {
 	return w.inWM
 }
 
-// recordError handles a record that failed evaluation: it is counted and
-// the job goes on (the dead-letter table records it).
+// recordError handles a record that failed evaluation (division by zero,
+// an overflowing cast, a NULL event time): it goes to the dead-letter table
+// under the stable id of the record being processed, so a replay after a
+// crash writes the same key once, it is counted once, and the job goes on.
+// Errors that are not data errors (no SQLSTATE) fail the job.
 func (w *worker) recordError(row datum.Row, err error) error {
 	var pe *pgerr.Error
 	if !errors.As(err, &pe) {
 		return err // not a data error: fail the job
 	}
+	if w.cur.bad {
+		return nil // already dead-lettered by an earlier operator or window
+	}
+	w.cur.bad = true
+	raw := w.cur.raw
+	if raw == nil && w.cur.row != nil {
+		raw = rowText(w.cur.row)
+	} else if raw == nil {
+		raw = rowText(row)
+	}
+	if w.st.source != nil {
+		w.deadLetter(w.cur.offset, raw, err)
+		return nil
+	}
 	w.bundleBad++
+	w.putDeadLetter(keyedDeadLetterKey(w.job.meta.StateNS, w.st.plan.ID, w.cur.key, w.cur.idx), w.st.plan.Name, -1, raw, err)
 	return nil
+}
+
+// rowText renders a row as one CSV-like line for the dead-letter table.
+func rowText(row datum.Row) []byte {
+	var b []byte
+	for i, d := range row {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if !d.IsNull() {
+			b = append(b, d.Format()...)
+		}
+	}
+	return b
 }
 
 func (w *worker) run() {
@@ -277,6 +326,7 @@ func (w *worker) runSource() error {
 				}
 				continue
 			}
+			w.cur = curRecord{offset: r.Offset, row: r.Row}
 			w.curWM = w.sourceWM()
 			if err := w.ops[0].process(r.Row); err != nil {
 				return err
@@ -375,7 +425,8 @@ func (w *worker) runKeyed() error {
 				continue
 			}
 			process := w.entry(d) // join.go: the input d came from
-			for _, row := range d.rows {
+			for i, row := range d.rows {
+				w.cur = curRecord{key: d.key, idx: i}
 				if err := process(row); err != nil {
 					return err
 				}
@@ -533,14 +584,18 @@ func rangeIndexOf(key []byte) int {
 // replay writes the same key once.
 func (w *worker) deadLetter(offset int64, raw []byte, cause error) {
 	w.bundleBad++
+	w.putDeadLetter(deadLetterKey(w.job.meta.StateNS, w.st.plan.ID, w.idx, offset), w.st.plan.Source.Name, offset, raw, cause)
+}
+
+func (w *worker) putDeadLetter(key []byte, source string, position int64, raw []byte, cause error) {
 	row := datum.Row{
 		datum.NewString(w.job.meta.Name),
 		datum.NewInt(int64(w.job.meta.ID)),
-		datum.NewString(w.st.plan.Source.Name),
-		datum.NewInt(offset),
+		datum.NewString(source),
+		datum.NewInt(position),
 		datum.NewBytes(raw),
 		datum.NewString(cause.Error()),
 		datum.NewTimestamp(w.job.x.cfg.Env.Clock.Now().UnixMicro()),
 	}
-	w.batch.Set(deadLetterKey(w.job.meta.StateNS, w.st.plan.ID, w.idx, offset), datum.AppendRow(nil, row))
+	w.batch.Set(key, datum.AppendRow(nil, row))
 }

@@ -114,6 +114,19 @@ func stringBuiltins() map[string]*FuncDef {
 		"starts_with": fdef(ov2(tText, tText, tBool, func(s, p datum.Datum) (datum.Datum, error) {
 			return datum.NewBool(strings.HasPrefix(s.Str(), p.Str())), nil
 		})),
+		// convert_from(bytes, 'UTF8') decodes bytes as text (e.g. a dead
+		// letter's raw record); only UTF8 is supported, like the server.
+		"convert_from": fdef(ov2(tBytea, tText, tText, func(b, enc datum.Datum) (datum.Datum, error) {
+			switch strings.ToUpper(strings.ReplaceAll(enc.Str(), "-", "")) {
+			case "UTF8", "UNICODE", "SQLASCII":
+			default:
+				return datum.Null, pgerr.New(pgerr.InvalidParameterValue, "invalid source encoding name \"%s\"", enc.Str())
+			}
+			if !utf8.ValidString(b.Str()) || strings.IndexByte(b.Str(), 0) >= 0 {
+				return datum.Null, pgerr.New(pgerr.CharacterNotInRepertoire, "invalid byte sequence for encoding \"UTF8\"")
+			}
+			return str(b.Str())
+		})),
 		"md5": fdef(
 			ov1(tText, tText, func(s datum.Datum) (datum.Datum, error) { return str(md5Hex(s.Str())) }),
 			ov1(tBytea, tText, func(s datum.Datum) (datum.Datum, error) { return str(md5Hex(s.Str())) }),
