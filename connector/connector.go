@@ -93,6 +93,35 @@ type Source interface {
 	Open(p, n int, from int64) (Reader, error)
 }
 
+// RangeSource is a bounded source whose partitions are ranges of offsets
+// that can be cut while a job runs (dynamic work rebalancing). Offsets are
+// the Record.Offset values of the partition's records (byte offsets of
+// records' first bytes for files, sequence numbers for generators); they are
+// increasing within a partition.
+//
+// The bounded file, datagen and nexmark sources implement it; an unbounded
+// generator and the log do not (a type assertion on them fails).
+type RangeSource interface {
+	Source
+	// Extent returns the offsets [start, end) partition p of n covers:
+	// Open(p, n, 0) reads exactly the records whose offsets lie in it.
+	Extent(p, n int) (start, end int64, err error)
+	// SplitPoint returns an offset mid with from < mid < end at which a record
+	// of partition p starts, near the middle of [from, end), such that the
+	// records read by OpenRange(p, n, from, mid) followed by those of
+	// OpenRange(p, n, mid, end) are exactly those of OpenRange(p, n, from, end).
+	// ok is false when [from, end) holds too little to split: fewer than two
+	// records, or, for files, fewer than MinSplitRangeBytes bytes.
+	// from is a record start (or the partition start, or 0 for it).
+	SplitPoint(p, n int, from, end int64) (mid int64, ok bool, err error)
+	// OpenRange opens a reader of partition p's records starting at offset
+	// from (the partition start, a committed NextOffset, or a SplitPoint)
+	// and ending before end (a SplitPoint or the extent's end): eof is
+	// reported once the next record would start at or after end, and
+	// NextOffset() then returns end.
+	OpenRange(p, n int, from, end int64) (Reader, error)
+}
+
 // Reader reads one partition of a source. A Reader is used by one goroutine
 // at a time.
 type Reader interface {

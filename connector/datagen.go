@@ -157,6 +157,9 @@ func openDatagen(cfg SourceConfig, env Env) (Source, error) {
 		}
 		g.gens[c] = gen
 	}
+	if g.rows >= 0 {
+		return &boundedDatagen{g}, nil
+	}
 	return g, nil
 }
 
@@ -506,18 +509,80 @@ func (g *datagen) Open(p, n int, from int64) (Reader, error) {
 	}
 	// The first offset >= from in this partition's residue class.
 	first := from + ((int64(p)-from%int64(n))%int64(n)+int64(n))%int64(n)
-	r := &datagenReader{g: g, n: int64(n), next: first}
+	return g.newReader(n, first, g.rows, false), nil
+}
+
+// newReader returns a reader of the offsets first, first+n, ... below end
+// (<0: unbounded). A ranged reader's NextOffset stops at end.
+func (g *datagen) newReader(n int, first, end int64, ranged bool) *datagenReader {
+	r := &datagenReader{g: g, n: int64(n), next: first, end: end, ranged: ranged}
 	if g.rps > 0 {
 		r.t0 = g.clock.Now()
 		r.nsPerRow = float64(n) * 1e9 / g.rps
 	}
-	return r, nil
+	return r
+}
+
+// boundedDatagen is a datagen source with 'rows': a RangeSource whose
+// offsets are the global row numbers. A range reader generates exactly the
+// rows (values and event times) a partition reader would, since each is a
+// function of (seed, row number) alone. rows_per_second throttles a range
+// reader like a reader reopened at its from: its k-th row is due
+// k·n/rows_per_second seconds after OpenRange, so the two halves of a split
+// partition each run at the partition's rate. Event times (event_rate) do
+// not depend on which reader generates a row.
+type boundedDatagen struct{ *datagen }
+
+// Extent returns [p, rows): the rows i ≡ p (mod n) below rows.
+func (g *boundedDatagen) Extent(p, n int) (start, end int64, err error) {
+	if n < 1 || p < 0 || p >= n {
+		return 0, 0, pgerr.New(pgerr.InternalError, "datagen source %q: bad partition %d of %d", g.cfg.Name, p, n)
+	}
+	return min(int64(p), g.rows), g.rows, nil
+}
+
+// rangeOf validates [from, end) and returns the partition's first offset
+// at or after from and the number of its rows in the range.
+func (g *boundedDatagen) rangeOf(p, n int, from, end int64) (first, count int64, err error) {
+	if n < 1 || p < 0 || p >= n {
+		return 0, 0, pgerr.New(pgerr.InternalError, "datagen source %q: bad partition %d of %d", g.cfg.Name, p, n)
+	}
+	if from < 0 || from > end || end > g.rows {
+		return 0, 0, pgerr.New(pgerr.InternalError, "datagen source %q: range [%d, %d) is outside [0, %d)", g.cfg.Name, from, end, g.rows)
+	}
+	nn := int64(n)
+	first = from + ((int64(p)-from%nn)%nn+nn)%nn
+	if first < end {
+		count = (end - first + nn - 1) / nn
+	}
+	return first, count, nil
+}
+
+// SplitPoint returns the offset of the middle row of partition p in
+// [from, end); a range holding fewer than two of its rows does not split.
+func (g *boundedDatagen) SplitPoint(p, n int, from, end int64) (mid int64, ok bool, err error) {
+	first, count, err := g.rangeOf(p, n, from, end)
+	if err != nil || count < 2 {
+		return 0, false, err
+	}
+	return first + count/2*int64(n), true, nil
+}
+
+// OpenRange opens a reader of partition p's rows in [from, end).
+func (g *boundedDatagen) OpenRange(p, n int, from, end int64) (Reader, error) {
+	first, _, err := g.rangeOf(p, n, from, end)
+	if err != nil {
+		return nil, err
+	}
+	return g.newReader(n, first, end, true), nil
 }
 
 type datagenReader struct {
 	g       *datagen
 	n       int64 // stride
 	next    int64 // next global offset
+	end     int64 // offsets at or above it are not read (<0: unbounded)
+	ranged  bool  // OpenRange: NextOffset stops at end
 	emitted int64 // rows emitted since Open (throttling)
 	slab    rowSlab
 
@@ -550,12 +615,12 @@ func (r *datagenReader) allowed(now time.Time) int64 {
 
 func (r *datagenReader) Read(buf []Record, max int) ([]Record, bool, error) {
 	g := r.g
-	if g.rows >= 0 && r.next >= g.rows {
+	if r.end >= 0 && r.next >= r.end {
 		return buf, true, nil
 	}
 	cnt := int64(max)
-	if g.rows >= 0 {
-		if left := (g.rows - r.next + r.n - 1) / r.n; left < cnt {
+	if r.end >= 0 {
+		if left := (r.end - r.next + r.n - 1) / r.n; left < cnt {
 			cnt = left
 		}
 	}
@@ -607,12 +672,12 @@ func (r *datagenReader) Read(buf []Record, max int) ([]Record, bool, error) {
 		r.emitted += (i - r.next) / r.n
 		r.next = i
 	}
-	return buf, g.rows >= 0 && r.next >= g.rows, nil
+	return buf, r.end >= 0 && r.next >= r.end, nil
 }
 
 func (r *datagenReader) Ready() <-chan struct{} {
 	g := r.g
-	if g.rps == 0 || (g.rows >= 0 && r.next >= g.rows) {
+	if g.rps == 0 || (r.end >= 0 && r.next >= r.end) {
 		return closedChan
 	}
 	now := g.clock.Now()
@@ -627,5 +692,11 @@ func (r *datagenReader) Ready() <-chan struct{} {
 	return r.readyCh
 }
 
-func (r *datagenReader) NextOffset() int64 { return r.next }
-func (r *datagenReader) Close() error      { return nil }
+func (r *datagenReader) NextOffset() int64 {
+	if r.ranged && r.next > r.end {
+		return r.end
+	}
+	return r.next
+}
+
+func (r *datagenReader) Close() error { return nil }

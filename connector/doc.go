@@ -39,6 +39,25 @@
 // for bit: file readers re-frame from the byte offset, generators compute
 // every value from (seed, offset) alone, and log records are immutable.
 //
+// # Dynamic work rebalancing
+//
+// Bounded sources whose partitions are offset ranges implement RangeSource
+// (the file source, and datagen and nexmark when bounded by rows or events;
+// the log and unbounded generators do not): Extent gives a partition's
+// [start, end), SplitPoint cuts a remaining range [from, end) at a record
+// start near its middle, and OpenRange reads [from, end) and stops with
+// NextOffset == end. The pieces of a split read exactly the records of the
+// whole, at the same offsets, malformed ones included. The file source
+// finds a CSV split point by framing from from (a record start), since
+// only a scan from a record start tells a quoted newline from a record
+// end; JSON Lines split at the first non-blank line after the middle. It
+// does not split ranges under MinSplitRangeBytes. Generators split at
+// their middle row and refuse only ranges of fewer than two of the
+// partition's rows; their values and event times depend on the row number
+// alone, and a throttled range reader is paced from its OpenRange like a
+// reader reopened at its from (so a split partition's pieces each run at
+// the partition's rate).
+//
 // Malformed input never stops a reader: a record that does not decode (bad
 // CSV or JSON, wrong field count, a value that does not parse for its
 // column type, invalid UTF-8 or NUL, a NULL in a NOT NULL column, a record

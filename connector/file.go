@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -287,6 +288,12 @@ func (s *fileSource) Open(p, n int, from int64) (Reader, error) {
 	if from, err = s.snap(lo, from); err != nil {
 		return nil, err
 	}
+	return s.openReader(from, hi)
+}
+
+// openReader opens a reader at from, a record start, that stops before the
+// first record starting at or after limit (<0: read to the end of the file).
+func (s *fileSource) openReader(from, limit int64) (Reader, error) {
 	f, err := os.Open(s.path)
 	if err != nil {
 		return nil, fileErr(err, s.path)
@@ -298,14 +305,14 @@ func (s *fileSource) Open(p, n int, from int64) (Reader, error) {
 	r := &fileReader{f: f, path: s.path}
 	if s.jsonl {
 		d := newJSONLDecoderAt(f, s.cfg.Schema, from)
-		d.f.limit = hi
+		d.f.limit = limit
 		r.next, r.errf, r.pos = d.Next, d.Err, d.Offset
 	} else {
 		d := newCSVDecoderAt(f, s.cfg.Schema, s.csvOpts, from)
 		if s.colOf != nil {
 			d.setMapping(s.colOf)
 		}
-		d.f.limit = hi
+		d.f.limit = limit
 		r.next, r.errf, r.pos = d.Next, d.Err, d.Offset
 	}
 	return r, nil
@@ -362,6 +369,187 @@ func (s *fileSource) snap(lo, from int64) (int64, error) {
 		}
 	}
 	return fr.pos(), nil
+}
+
+// MinSplitRangeBytes is the smallest byte range a file source's SplitPoint
+// cuts: splitting less costs more (a file open, a scan) than reading it.
+const MinSplitRangeBytes = 4 << 10
+
+// minSplitRangeBytes is MinSplitRangeBytes; tests lower it.
+var minSplitRangeBytes int64 = MinSplitRangeBytes
+
+// partitionRange validates p of n and returns the partition's cuts lo and
+// hi (hi < 0: the end of the file) and its extent's end.
+func (s *fileSource) partitionRange(p, n int) (lo, hi, end int64, err error) {
+	if n < 1 || p < 0 || p >= n {
+		return 0, 0, 0, pgerr.New(pgerr.InternalError, "file source %q: bad partition %d of %d", s.cfg.Name, p, n)
+	}
+	cuts, err := s.boundaries(n)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	lo, hi = cuts[p], cuts[p+1]
+	end = hi
+	if hi < 0 {
+		end = s.size
+	}
+	if end < lo {
+		end = lo
+	}
+	return lo, hi, end, nil
+}
+
+// Extent returns the byte range of partition p of n: from its first
+// record's start to the next partition's (the file's size, as it was when
+// the source was opened, for the last).
+func (s *fileSource) Extent(p, n int) (start, end int64, err error) {
+	lo, _, end, err := s.partitionRange(p, n)
+	return lo, end, err
+}
+
+// checkRange validates a range [from, end) of partition p of n and returns
+// from (0 is the partition start) moved to a record start.
+func (s *fileSource) checkRange(p, n int, from, end int64) (int64, error) {
+	lo, _, ext, err := s.partitionRange(p, n)
+	if err != nil {
+		return 0, err
+	}
+	if from == 0 {
+		from = lo
+	}
+	if from < lo || from > end || end > ext {
+		return 0, pgerr.New(pgerr.InternalError, "file source %q: range [%d, %d) is outside partition %d of %d [%d, %d)", s.cfg.Name, from, end, p, n, lo, ext)
+	}
+	return s.snap(lo, from)
+}
+
+// OpenRange opens a reader of the records starting in [from, end).
+func (s *fileSource) OpenRange(p, n int, from, end int64) (Reader, error) {
+	from, err := s.checkRange(p, n, from, end)
+	if err != nil {
+		return nil, err
+	}
+	if from > end { // snapped past end: nothing starts in the range
+		from = end
+	}
+	return s.openReader(from, end)
+}
+
+// SplitPoint returns the record start nearest after the middle of
+// [from, end) (or, when the record holding the middle runs to end, the last
+// record start before it). Records are framed exactly as readers frame
+// them, from a known record start: for CSV from from itself, since a
+// newline inside quotes does not start a record and only a scan from a
+// record start tells them apart; for JSON Lines from the line start after
+// the middle, since every line start is a frame start (blank lines, which
+// readers skip, are skipped here too). Ranges under MinSplitRangeBytes or
+// holding fewer than two records do not split.
+func (s *fileSource) SplitPoint(p, n int, from, end int64) (mid int64, ok bool, err error) {
+	if from, err = s.checkRange(p, n, from, end); err != nil {
+		return 0, false, err
+	}
+	if end-from < 2 || end-from < minSplitRangeBytes {
+		return 0, false, nil
+	}
+	f, err := os.Open(s.path)
+	if err != nil {
+		return 0, false, fileErr(err, s.path)
+	}
+	defer f.Close()
+	nominal := from + (end-from)/2
+	mid = -1
+	if !s.jsonl {
+		first, last := int64(-1), int64(-1)
+		err = s.eachRecord(f, from, end, func(off int64) bool {
+			switch {
+			case first < 0:
+				first = off
+			case off >= nominal:
+				mid = off
+				return false
+			default:
+				last = off
+			}
+			return true
+		})
+		if mid < 0 {
+			mid = last
+		}
+	} else {
+		first := int64(-1)
+		err = s.eachRecord(f, from, end, func(off int64) bool { first = off; return false })
+		if err != nil || first < 0 {
+			return 0, false, err
+		}
+		var l int64
+		if l, err = lineStartAtOrAfter(f, max(nominal, first+1), end); err != nil {
+			return 0, false, fileErr(err, s.path)
+		}
+		err = s.eachRecord(f, l, end, func(off int64) bool { mid = off; return false })
+		if err == nil && mid < 0 {
+			// Nothing starts in [l, end): take the last record before l.
+			var q int64
+			if q, err = lineStartAtOrAfter(f, first+1, end); err != nil {
+				return 0, false, fileErr(err, s.path)
+			}
+			err = s.eachRecord(f, q, l, func(off int64) bool { mid = off; return true })
+		}
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if mid <= from || mid >= end {
+		return 0, false, nil
+	}
+	return mid, true, nil
+}
+
+// eachRecord frames the file from q, a record start, and calls fn with the
+// offset of every record a reader started at q would return (for JSON
+// Lines, blank lines are not records), until the first record starting at
+// or after limit, the end of the file, or fn returning false.
+func (s *fileSource) eachRecord(f *os.File, q, limit int64, fn func(off int64) bool) error {
+	mode := frameCSV
+	if s.jsonl {
+		mode = frameLine
+	}
+	fr := newFramer(io.NewSectionReader(f, q, math.MaxInt64-q), mode, q)
+	d := s.csvOpts.withDefaults()
+	fr.quote, fr.escape = d.Quote, d.Escape
+	fr.limit = limit
+	for {
+		raw, off, st, ok := fr.next()
+		if !ok {
+			if fr.err != nil {
+				return fileErr(fr.err, s.path)
+			}
+			return nil
+		}
+		if s.jsonl && st == frameOK && isBlank(raw) {
+			continue
+		}
+		if !fn(off) {
+			return nil
+		}
+	}
+}
+
+// lineStartAtOrAfter returns the first line start at or after p (end when
+// there is none before end).
+func lineStartAtOrAfter(f *os.File, p, end int64) (int64, error) {
+	if p >= end {
+		return end, nil
+	}
+	if p > 0 {
+		var b [1]byte
+		if _, err := f.ReadAt(b[:], p-1); err != nil && err != io.EOF {
+			return 0, err
+		}
+		if b[0] == '\n' {
+			return p, nil
+		}
+	}
+	return nextLineStart(f, p, end)
 }
 
 type fileReader struct {

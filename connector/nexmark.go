@@ -225,6 +225,9 @@ func openNexmark(cfg SourceConfig, env Env) (Source, error) {
 	}
 	g.ncols = len(cfg.Schema)
 	g.initTables()
+	if g.events >= 0 {
+		return &boundedNexmark{g}, nil
+	}
 	return g, nil
 }
 
@@ -556,14 +559,78 @@ func (g *nexmark) Open(p, n int, from int64) (Reader, error) {
 	if from < 0 {
 		from = 0
 	}
-	k := g.indexAt(from)
-	k += ((int64(p)-k%int64(n))%int64(n) + int64(n)) % int64(n)
-	r := &nexReader{g: g, n: int64(n), k: k, from: from}
+	return g.newReader(p, n, from, g.events, false), nil
+}
+
+// newReader returns a reader of partition p of n from event from (>= 0) to
+// event end (<0: unbounded). A ranged reader's NextOffset stops at end.
+func (g *nexmark) newReader(p, n int, from, end int64, ranged bool) *nexReader {
+	k := g.firstIndex(p, n, from)
+	r := &nexReader{g: g, n: int64(n), k: k, from: from, end: end, ranged: ranged}
 	if g.eps > 0 {
 		r.t0 = g.clock.Now()
 		r.nsPerEvent = 1e9 / g.eps
 	}
-	return r, nil
+	return r
+}
+
+// firstIndex returns the table index of partition p of n's first event at
+// or after event from.
+func (g *nexmark) firstIndex(p, n int, from int64) int64 {
+	k := g.indexAt(from)
+	return k + ((int64(p)-k%int64(n))%int64(n)+int64(n))%int64(n)
+}
+
+// boundedNexmark is a nexmark source with 'events': a RangeSource whose
+// offsets are global event numbers (partition p of n holds the table's
+// events whose table index is ≡ p mod n). Every value of an event is a
+// function of (seed, event number), so a range reader generates exactly
+// what a partition reader would. events_per_second throttles a range reader
+// by event number from its from, like a reader reopened there: event i is
+// due (i-from)/events_per_second seconds after OpenRange.
+type boundedNexmark struct{ *nexmark }
+
+// Extent returns [the partition's first event, events).
+func (g *boundedNexmark) Extent(p, n int) (start, end int64, err error) {
+	if n < 1 || p < 0 || p >= n {
+		return 0, 0, pgerr.New(pgerr.InternalError, "nexmark source %q: bad partition %d of %d", g.cfg.Name, p, n)
+	}
+	return min(g.eventOf(int64(p)), g.events), g.events, nil
+}
+
+// rangeOf validates [from, end) and returns the table index of partition
+// p's first event at or after from and the number of its events in the
+// range.
+func (g *boundedNexmark) rangeOf(p, n int, from, end int64) (first, count int64, err error) {
+	if n < 1 || p < 0 || p >= n {
+		return 0, 0, pgerr.New(pgerr.InternalError, "nexmark source %q: bad partition %d of %d", g.cfg.Name, p, n)
+	}
+	if from < 0 || from > end || end > g.events {
+		return 0, 0, pgerr.New(pgerr.InternalError, "nexmark source %q: range [%d, %d) is outside [0, %d)", g.cfg.Name, from, end, g.events)
+	}
+	first = g.firstIndex(p, n, from)
+	if kEnd := g.indexAt(end); first < kEnd {
+		count = (kEnd - first + int64(n) - 1) / int64(n)
+	}
+	return first, count, nil
+}
+
+// SplitPoint returns the event number of the middle event of partition p in
+// [from, end); a range holding fewer than two of its events does not split.
+func (g *boundedNexmark) SplitPoint(p, n int, from, end int64) (mid int64, ok bool, err error) {
+	first, count, err := g.rangeOf(p, n, from, end)
+	if err != nil || count < 2 {
+		return 0, false, err
+	}
+	return g.eventOf(first + count/2*int64(n)), true, nil
+}
+
+// OpenRange opens a reader of partition p's events in [from, end).
+func (g *boundedNexmark) OpenRange(p, n int, from, end int64) (Reader, error) {
+	if _, _, err := g.rangeOf(p, n, from, end); err != nil {
+		return nil, err
+	}
+	return g.newReader(p, n, from, end, true), nil
 }
 
 type nexReader struct {
@@ -571,7 +638,10 @@ type nexReader struct {
 	n    int64 // stride in table indexes
 	k    int64 // next table index
 	from int64 // global event number at Open (throttling origin)
+	end  int64 // events at or above it are not read (<0: unbounded)
 	slab rowSlab
+
+	ranged bool // OpenRange: NextOffset stops at end
 
 	t0         time.Time
 	nsPerEvent float64
@@ -584,7 +654,7 @@ func (r *nexReader) due(i int64) time.Duration {
 	return time.Duration(math.Ceil(float64(i-r.from) * r.nsPerEvent))
 }
 
-func (r *nexReader) done() bool { return r.g.events >= 0 && r.g.eventOf(r.k) >= r.g.events }
+func (r *nexReader) done() bool { return r.end >= 0 && r.g.eventOf(r.k) >= r.end }
 
 func (r *nexReader) Read(buf []Record, max int) ([]Record, bool, error) {
 	g := r.g
@@ -594,7 +664,7 @@ func (r *nexReader) Read(buf []Record, max int) ([]Record, bool, error) {
 	}
 	for n := 0; n < max; n++ {
 		i := g.eventOf(r.k)
-		if g.events >= 0 && i >= g.events {
+		if r.end >= 0 && i >= r.end {
 			return buf, true, nil
 		}
 		if g.eps > 0 && r.due(i) > elapsed {
@@ -628,5 +698,11 @@ func (r *nexReader) Ready() <-chan struct{} {
 
 // NextOffset is the global event number of the next event this reader would
 // emit.
-func (r *nexReader) NextOffset() int64 { return r.g.eventOf(r.k) }
-func (r *nexReader) Close() error      { return nil }
+func (r *nexReader) NextOffset() int64 {
+	if i := r.g.eventOf(r.k); !r.ranged || i < r.end {
+		return i
+	}
+	return r.end
+}
+
+func (r *nexReader) Close() error { return nil }

@@ -279,8 +279,11 @@ func TestCrashWindowedJob(t *testing.T) {
 	share := work / time.Duration(minKills)
 
 	kills, selfKills, runs := 0, 0, 0
-	for round, roundKills := 0, 0; roundKills < minKills; round++ {
-		if round > 0 {
+	// Rounds on fresh data directories until the kills add up to minKills;
+	// each round's result is checked. A round that ends with few kills
+	// (the machine ran faster than calibrated) makes the next kill sooner.
+	for round, roundKills := 0, 0; kills+selfKills < minKills; round++ {
+		if round > 0 && roundKills < minKills/4 {
 			share /= 2
 		}
 		data := fmt.Sprintf("data-%d", round)

@@ -31,7 +31,14 @@ package executor
 // Fingerprints live in Pebble under the consumer's key range, cut into
 // slices (see keys.go):
 //
-//	'm' ns 'f' stage(2) dest(4) slice(8) fromStage(2) from(4) seq(8) -> empty
+//	'm' ns 'f' stage(2) bucket(2) slice(8) fromStage(2) from(4) seq(8) -> empty
+//
+// Fingerprints are keyed by the bucket of the entry they fingerprint, so
+// the fingerprints of a key range are one span and follow the range when it
+// splits, merges or moves: a successor rebuilds its filters from its span
+// exactly as at a restart. Slice ids are unique per stage (the creating
+// unit's id in the high half), so slices of different predecessors never
+// mix.
 //
 // Each slice has an in-memory Bloom filter (bits-and-blooms/bloom) in front
 // of it. A filter's "no" is certain and costs no I/O; a "maybe" (a false
@@ -67,6 +74,7 @@ package executor
 import (
 	"encoding/binary"
 	"errors"
+	"sort"
 	"sync/atomic"
 	"time"
 
@@ -99,10 +107,17 @@ type fpSlice struct {
 	bundles int
 	opened  time.Time
 	closed  bool
-	// marks are the upstream workers' published commit sequence numbers
+	// marks are the upstream units' published commit sequence numbers
 	// when the slice closed (nil for a slice restored at start until the
-	// first bundle sets them).
-	marks []uint64
+	// first bundle sets them). A unit no longer running (retired by a
+	// reconfiguration) has handed over everything it will ever send.
+	marks map[*worker]uint64
+}
+
+// producerObs is a producer's progress as observed before an inbox take.
+type producerObs struct {
+	seq  uint64
+	done bool
 }
 
 // dedup is a worker's fingerprinting: the committed source position of a
@@ -120,13 +135,11 @@ type dedup struct {
 	srcNext int64
 
 	// keyed workers.
-	prefix    []byte     // 'm' ns 'f' stage dest
-	producers []*worker  // every upstream worker, in a fixed order
-	slices    []*fpSlice // oldest first; the last one is open
-	pending   map[string]struct{}
-	obsSeq    []uint64 // producers' published seqs, read before the take
-	obsDone   []bool
-	key       []byte // scratch
+	prefix  []byte     // 'm' ns 'f' stage
+	slices  []*fpSlice // oldest first; the last one is open
+	pending map[string]struct{}
+	obs     map[*worker]producerObs // producers' progress, read before the take
+	key     []byte                  // scratch
 }
 
 var errCorruptFingerprint = errors.New("executor: corrupt fingerprint key")
@@ -138,12 +151,8 @@ func newDedup(w *worker) (*dedup, error) {
 		d.srcNext = w.meta.Offset
 		return d, nil
 	}
-	d.prefix = fingerprintPrefix(w.job.meta.StateNS, w.st.plan.ID, w.idx)
-	for _, up := range w.st.upstreams {
-		d.producers = append(d.producers, up.workers...)
-	}
-	d.obsSeq = make([]uint64, len(d.producers))
-	d.obsDone = make([]bool, len(d.producers))
+	d.prefix = fingerprintStagePrefix(w.job.meta.StateNS, w.st.plan.ID)
+	d.obs = make(map[*worker]producerObs)
 	d.pending = make(map[string]struct{})
 	if err := d.load(); err != nil {
 		return nil, err
@@ -156,23 +165,33 @@ func newDedup(w *worker) (*dedup, error) {
 func (d *dedup) load() error {
 	ids := map[uint64][][]byte{}
 	var order []uint64
-	err := d.w.job.x.cfg.Store.Scan(d.prefix, state.PrefixEnd(d.prefix), func(k, _ []byte) error {
+	lo := binary.BigEndian.AppendUint16(append([]byte(nil), d.prefix...), uint16(d.w.b0))
+	hi := binary.BigEndian.AppendUint16(append([]byte(nil), d.prefix...), uint16(d.w.b1))
+	err := d.w.job.x.cfg.Store.Scan(lo, hi, func(k, _ []byte) error {
 		rest := k[len(d.prefix):]
-		if len(rest) != 8+fpIDLen {
+		if len(rest) != 2+8+fpIDLen {
 			return errCorruptFingerprint
 		}
-		s := binary.BigEndian.Uint64(rest)
+		s := binary.BigEndian.Uint64(rest[2:])
 		if _, ok := ids[s]; !ok {
 			order = append(order, s)
 		}
-		ids[s] = append(ids[s], append([]byte(nil), rest[8:]...))
+		// The filter's identity of an entry: its bucket and id (one
+		// producer bundle writes one entry per bucket, under one id).
+		fid := append(append([]byte(nil), rest[:2]...), rest[10:]...)
+		ids[s] = append(ids[s], fid)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	next := uint64(1)
+	sort.Slice(order, func(a, b int) bool { return order[a] < order[b] })
+	own := uint64(d.w.idx) << 32
+	next := own | 1
 	for _, s := range order {
+		if s&^0xffffffff == own && s >= next {
+			next = s + 1
+		}
 		sl := &fpSlice{id: s, n: len(ids[s]), cap: len(ids[s]), closed: true}
 		if d.hooks == nil || !d.hooks.dropFilters {
 			sl.filter = newFilter(len(ids[s]))
@@ -181,7 +200,6 @@ func (d *dedup) load() error {
 			}
 		}
 		d.slices = append(d.slices, sl)
-		next = s + 1
 	}
 	d.open(next, fpMinCapacity)
 	d.nslices.Store(int32(len(d.slices)))
@@ -228,9 +246,11 @@ func (d *dedup) observe() {
 	if d.off {
 		return
 	}
-	for i, p := range d.producers {
-		d.obsSeq[i] = p.pubSeq.Load()
-		d.obsDone[i] = p.pubWM.Load() == maxWM
+	clear(d.obs)
+	for _, up := range d.w.st.upstreams {
+		for _, p := range up.list() {
+			d.obs[p] = producerObs{seq: p.pubSeq.Load(), done: p.pubWM.Load() == maxWM}
+		}
 	}
 }
 
@@ -242,7 +262,9 @@ func (d *dedup) admit(qkey []byte) (dup bool, err error) {
 		return false, nil
 	}
 	id := qkey[len(qkey)-fpIDLen:]
-	if _, ok := d.pending[string(id)]; ok {
+	bucket := bucketOfKey(qkey)
+	fid := qkey[len(qkey)-fpIDLen-2:] // bucket and id
+	if _, ok := d.pending[string(fid)]; ok {
 		d.dropped.Add(1)
 		return true, nil
 	}
@@ -250,11 +272,11 @@ func (d *dedup) admit(qkey []byte) (dup bool, err error) {
 	always := d.hooks != nil && d.hooks.alwaysMaybe
 	for i := len(d.slices) - 1; i >= 0; i-- {
 		s := d.slices[i]
-		if s.filter != nil && !always && !s.filter.Test(id) {
+		if s.filter != nil && !always && !s.filter.Test(fid) {
 			continue
 		}
 		d.maybes.Add(1)
-		_, found, err := store.Get(d.fpKey(s.id, id))
+		_, found, err := store.Get(d.fpKey(s.id, bucket, id))
 		if err != nil {
 			return false, err
 		}
@@ -272,10 +294,10 @@ func (d *dedup) admit(qkey []byte) (dup bool, err error) {
 		d.rotate(d.w.job.x.cfg.Env.Clock.Now())
 		c = d.cur()
 	}
-	d.w.batch.Set(d.fpKey(c.id, id), nil)
-	c.filter.Add(id)
+	d.w.batch.Set(d.fpKey(c.id, bucket, id), nil)
+	c.filter.Add(fid)
 	c.n++
-	d.pending[string(id)] = struct{}{}
+	d.pending[string(fid)] = struct{}{}
 	return false, nil
 }
 
@@ -296,8 +318,9 @@ func (d *dedup) rotate(now time.Time) {
 	d.open(c.id+1, want+want/4)
 }
 
-func (d *dedup) fpKey(slice uint64, id []byte) []byte {
+func (d *dedup) fpKey(slice uint64, bucket int, id []byte) []byte {
 	d.key = append(d.key[:0], d.prefix...)
+	d.key = binary.BigEndian.AppendUint16(d.key, uint16(bucket))
 	d.key = binary.BigEndian.AppendUint64(d.key, slice)
 	return append(d.key, id...)
 }
@@ -331,17 +354,22 @@ func (d *dedup) endBundle() {
 	// two commits past the slice's marks (or finished).
 	for len(d.slices) > 1 && d.slices[0].closed && d.retirable(d.slices[0]) {
 		s := d.slices[0]
-		lo := binary.BigEndian.AppendUint64(append([]byte(nil), d.prefix...), s.id)
-		d.w.batch.DeleteRange(lo, state.PrefixEnd(lo))
+		for b := d.w.b0; b < d.w.b1; b++ {
+			lo := binary.BigEndian.AppendUint16(append([]byte(nil), d.prefix...), uint16(b))
+			lo = binary.BigEndian.AppendUint64(lo, s.id)
+			d.w.batch.DeleteRange(lo, state.PrefixEnd(lo))
+		}
 		d.slices = d.slices[1:]
 	}
 	d.nslices.Store(int32(len(d.slices)))
 }
 
-func (d *dedup) marksNow() []uint64 {
-	m := make([]uint64, len(d.producers))
-	for i, p := range d.producers {
-		m[i] = p.pubSeq.Load()
+func (d *dedup) marksNow() map[*worker]uint64 {
+	m := make(map[*worker]uint64)
+	for _, up := range d.w.st.upstreams {
+		for _, p := range up.list() {
+			m[p] = p.pubSeq.Load()
+		}
 	}
 	return m
 }
@@ -350,8 +378,12 @@ func (d *dedup) retirable(s *fpSlice) bool {
 	if h := d.hooks; h != nil && h.keepSlices > 0 && len(d.slices)-1 <= h.keepSlices {
 		return false
 	}
-	for i := range d.producers {
-		if !d.obsDone[i] && d.obsSeq[i] < s.marks[i]+2 {
+	for p, mark := range s.marks {
+		o, ok := d.obs[p]
+		if !ok {
+			continue // retired: everything it sent was handed over
+		}
+		if !o.done && o.seq < mark+2 {
 			return false
 		}
 	}
@@ -374,7 +406,7 @@ type DedupStats struct {
 func (j *Job) DedupStats() DedupStats {
 	var s DedupStats
 	for _, st := range j.stages {
-		for _, w := range st.workers {
+		for _, w := range st.list() {
 			if w.dedup == nil {
 				continue
 			}

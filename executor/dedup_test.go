@@ -51,17 +51,19 @@ func newDedupRig(t testing.TB, st *state.Store, clock *fakeClock, hooks *testHoo
 	x := New(Config{Store: st, Env: connector.Env{Clock: clock}, hooks: hooks})
 	j := &Job{x: x, meta: JobMeta{Name: "fp", ID: 1, StateNS: 5}}
 	up := &stageRT{plan: &planner.Stage{ID: 0, Name: "s0"}, job: j}
+	var prods []*worker
 	for i := 0; i < 2; i++ {
-		up.workers = append(up.workers, &worker{job: j, st: up, idx: i})
+		prods = append(prods, &worker{job: j, st: up, idx: i, unit: unit{ID: uint32(i), Part: int32(i)}})
 	}
-	ks := &stageRT{plan: &planner.Stage{ID: 1, Name: "s1"}, job: j, upstreams: []*stageRT{up}}
-	w := &worker{job: j, st: ks, idx: 0, batch: st.NewBatch()}
-	ks.workers = []*worker{w}
+	up.setList(prods)
+	ks := &stageRT{plan: &planner.Stage{ID: 1, Name: "s1"}, job: j, upstreams: []*stageRT{up}, nb: 1}
+	w := &worker{job: j, st: ks, idx: 0, b0: 0, b1: 1, batch: st.NewBatch()}
+	ks.setList([]*worker{w})
 	var err error
 	if w.dedup, err = newDedup(w); err != nil {
 		t.Fatal(err)
 	}
-	return &dedupRig{t: t, st: st, clock: clock, hooks: hooks, prods: up.workers, w: w}
+	return &dedupRig{t: t, st: st, clock: clock, hooks: hooks, prods: up.list(), w: w}
 }
 
 func fpQueueKey(from int, seq uint64) []byte { return queueKey(5, 1, 0, 0, from, seq) }
@@ -422,8 +424,8 @@ func TestDedupRestartRedelivery(t *testing.T) {
 			}
 			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 				idle := true
-				for _, w := range j.stages[1].workers {
-					if w.inbox.pending() > 0 {
+				for _, w := range j.stages[1].list() {
+					if w.pending() > 0 {
 						idle = false
 					}
 				}
@@ -436,24 +438,24 @@ func TestDedupRestartRedelivery(t *testing.T) {
 			x.Close()
 			// Write back every consumed entry whose fingerprint is live.
 			live := map[string]bool{}
-			for dest := 0; dest < 2; dest++ {
-				p := fingerprintPrefix(7, 1, dest)
-				if err := st.Scan(p, state.PrefixEnd(p), func(k, _ []byte) error {
-					live[fmt.Sprint(dest, string(k[len(p)+8:]))] = true
-					return nil
-				}); err != nil {
-					t.Fatal(err)
-				}
+			p := fingerprintStagePrefix(7, 1)
+			if err := st.Scan(p, state.PrefixEnd(p), func(k, _ []byte) error {
+				live[fmt.Sprint(binary.BigEndian.Uint16(k[len(p):]), string(k[len(p)+10:]))] = true
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
 			// A consumer that finished does not run again: nothing is
 			// re-sent to it.
 			done := map[int]bool{}
-			for dest := 0; dest < 2; dest++ {
+			for _, w := range j.stages[1].list() {
 				var m workerMeta
-				if v, ok, err := st.Get(workerMetaKey(7, 1, dest)); err != nil || !ok || !m.decode(v) {
-					t.Fatalf("worker %d progress: %v", dest, err)
+				if v, ok, err := st.Get(workerMetaKey(7, 1, w.idx)); err != nil || !ok || !m.decode(v) {
+					t.Fatalf("unit %d progress: %v", w.idx, err)
 				}
-				done[dest] = m.Done
+				for b := w.b0; b < w.b1; b++ {
+					done[b] = m.Done
+				}
 			}
 			b := st.NewBatch()
 			rewritten := 0
@@ -463,7 +465,7 @@ func TestDedupRestartRedelivery(t *testing.T) {
 				if _, present, _ := st.Get(key); present {
 					continue // not consumed yet
 				}
-				if live[fmt.Sprint(rangeIndexOf(key), string(key[len(key)-fpIDLen:]))] && !done[rangeIndexOf(key)] {
+				if live[fmt.Sprint(bucketOfKey(key), string(key[len(key)-fpIDLen:]))] && !done[bucketOfKey(key)] {
 					b.Set(key, v)
 					rewritten++
 				}

@@ -35,6 +35,8 @@ type Config struct {
 	// nothing, but a retried delivery would be applied twice. For measuring
 	// the cost of exactly-once only.
 	NoFingerprints bool
+	// Scale configures the autoscaler (scaler.go).
+	Scale ScaleConfig
 
 	hooks *testHooks // tests only
 }

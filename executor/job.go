@@ -54,6 +54,20 @@ type Job struct {
 
 	startedAt int64 // micros, from the injected clock
 
+	// sl holds the job's workers (ranges.go).
+	sl struct {
+		sync.Mutex
+		slots []*workerSlot
+		n     int // workers in use
+	}
+	reconfigs atomic.Int64 // reconfigurations done in this process
+	// running counts the units' goroutines (and reconfigurations holding
+	// a place for their successors); unitsDone closes when it drops to 0.
+	running   atomic.Int32
+	unitsDone chan struct{}
+	runMu     sync.Mutex // orders units' exits with reconfigurations' holds
+	scale     *scaler    // nil: no autoscaling and no chaos (scaler.go)
+
 	eventsIn    atomic.Int64
 	eventsOut   atomic.Int64
 	lateDropped atomic.Int64
@@ -64,18 +78,23 @@ type Job struct {
 type stageRT struct {
 	plan      *planner.Stage
 	job       *Job
-	workers   []*worker
+	runners   atomic.Pointer[[]*worker] // the current units' runners (ranges.go)
 	upstreams []*stageRT
 	down      *stageRT
 	// keyCols partition this stage's output for the downstream stage.
 	keyCols []int
 	source  connector.Source
 	live    atomic.Int32 // workers still running
+
+	nparts  int      // source stages: partitions
+	nb      int      // keyed stages: buckets
+	inboxes []*inbox // keyed stages: per bucket
+	table   unitTable
 }
 
 func newJob(x *Executor, plan *planner.JobPlan, meta JobMeta) (*Job, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &Job{x: x, plan: plan, meta: meta, ctx: ctx, cancel: cancel, done: make(chan struct{}), drainCh: make(chan struct{})}
+	j := &Job{x: x, plan: plan, meta: meta, ctx: ctx, cancel: cancel, done: make(chan struct{}), drainCh: make(chan struct{}), unitsDone: make(chan struct{})}
 	j.mu.state = StateRunning
 	j.mu.progress = make(chan struct{})
 	j.startedAt = x.cfg.Env.Clock.Now().UnixMicro()
@@ -116,33 +135,81 @@ func newJob(x *Executor, plan *planner.JobPlan, meta JobMeta) (*Job, error) {
 			}
 		}
 	}
-	// Worker counts are fixed at a job's first start and persisted.
+	// Unit tables are made at a lineage's first start and persisted.
+	workers := j.initialWorkers()
 	for _, st := range j.stages {
-		n, err := j.partitions(st)
-		if err != nil {
+		if err := j.setupStage(st, workers); err != nil {
 			cancel()
 			return nil, err
 		}
-		for i := 0; i < n; i++ {
-			w := &worker{job: j, st: st, idx: i, wake: make(chan struct{}, 1)}
-			if st.source == nil {
-				w.lo, w.hi = rangeBounds(i, n)
-				w.inbox = newInbox()
-			} else {
-				w.lo, w.hi = 0, ^uint64(0)
-			}
-			st.workers = append(st.workers, w)
-		}
 	}
+	maxW := workers
 	for _, st := range j.stages {
-		for _, w := range st.workers {
-			if err := w.init(); err != nil {
+		var ws []*worker
+		for _, u := range st.table.Units {
+			if int(u.Worker)+1 > maxW {
+				maxW = int(u.Worker) + 1
+			}
+			ws = append(ws, j.newRunner(st, u))
+		}
+		st.setList(ws)
+	}
+	j.setWorkers(maxW)
+	for _, st := range j.stages {
+		for _, w := range st.list() {
+			if err := w.init(true); err != nil {
+				cancel()
+				return nil, err
+			}
+		}
+		if st.source == nil {
+			// Committed but unconsumed deliveries survive in the queue.
+			if err := j.loadQueue(st); err != nil {
 				cancel()
 				return nil, err
 			}
 		}
 	}
+	j.scale = newScaler(j)
 	return j, nil
+}
+
+// loadQueue puts the stage's committed, unconsumed queue entries into its
+// bucket inboxes.
+func (j *Job) loadQueue(st *stageRT) error {
+	p := queueStagePrefix(j.meta.StateNS, st.plan.ID)
+	return j.x.cfg.Store.Scan(p, state.PrefixEnd(p), func(k, v []byte) error {
+		d, err := decodeDelivery(k, v)
+		if err != nil {
+			return err
+		}
+		b := bucketOfKey(k)
+		if b >= len(st.inboxes) {
+			return errCorruptQueue
+		}
+		st.inboxes[b].put(d)
+		return nil
+	})
+}
+
+// initialWorkers is the number of workers a job starts with: its pinned
+// parallelism, else the executor's default clamped to min/max_workers.
+func (j *Job) initialWorkers() int {
+	o := j.plan.Options
+	if o.Parallelism > 0 {
+		return o.Parallelism
+	}
+	n := j.x.cfg.DefaultParallelism
+	if o.MinWorkers > 0 && n < o.MinWorkers {
+		n = o.MinWorkers
+	}
+	if o.MaxWorkers > 0 && n > o.MaxWorkers {
+		n = o.MaxWorkers
+	}
+	if n < 1 {
+		n = 1
+	}
+	return n
 }
 
 func seq(n int) []int {
@@ -153,16 +220,14 @@ func seq(n int) []int {
 	return s
 }
 
-// partitions returns the stage's worker count, choosing and persisting it
-// on the job lineage's first start.
-func (j *Job) partitions(st *stageRT) (int, error) {
+// setupStage opens the stage's source and loads its unit table, making
+// and persisting both the partition or bucket count and the table on the
+// lineage's first start.
+func (j *Job) setupStage(st *stageRT, workers int) error {
 	store := j.x.cfg.Store
 	want := st.plan.Parallelism
 	if want <= 0 {
-		want = j.plan.Options.Parallelism
-	}
-	if want <= 0 {
-		want = j.x.cfg.DefaultParallelism
+		want = workers
 	}
 	if sp := st.plan.Source; sp != nil {
 		cols := make([]connector.Column, len(sp.Schema))
@@ -171,53 +236,146 @@ func (j *Job) partitions(st *stageRT) (int, error) {
 		}
 		src, err := connector.OpenSource(connector.SourceConfig{Name: sp.Name, ID: sp.ID, Connector: sp.Connector, Options: sp.Options, Schema: cols, TimeCol: sp.TimeCol}, j.x.cfg.Env)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		st.source = src
 	}
-	key := numPartsKey(j.meta.StateNS, st.plan.ID)
-	if v, ok, err := store.Get(key); err != nil {
-		return 0, err
-	} else if ok && len(v) == 4 {
-		return int(binary.BigEndian.Uint32(v)), nil
+	ns := j.meta.StateNS
+	nkey, tkey := numPartsKey(ns, st.plan.ID), unitsKey(ns, st.plan.ID)
+	v, ok, err := store.Get(nkey)
+	if err != nil {
+		return err
 	}
-	n := want
+	n := 0
+	if ok && len(v) == 4 {
+		n = int(binary.BigEndian.Uint32(v))
+		tv, ok, err := store.Get(tkey)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errCorruptUnits
+		}
+		if st.table, err = decodeUnitTable(tv); err != nil {
+			return err
+		}
+	} else {
+		// First start.
+		if st.source != nil {
+			n = st.source.Partitions(want)
+			if n < 1 {
+				n = 1
+			}
+			for p := 0; p < n; p++ {
+				st.table.Units = append(st.table.Units, unit{ID: uint32(p), Part: int32(p), Hi: -1, Worker: int32(p % workers)})
+			}
+		} else {
+			n = defaultBuckets
+			if st.plan.Parallelism == 1 && j.plan.Options.Parallelism != 1 {
+				n = 1 // one global key: nothing to split
+			}
+			ranges := min(max(want, 1), n)
+			for i := 0; i < ranges; i++ {
+				st.table.Units = append(st.table.Units, unit{ID: uint32(i), Part: -1,
+					Lo: int64(bucketStartFor(i, ranges, n)), Hi: int64(bucketStartFor(i+1, ranges, n)), Worker: int32(i % workers)})
+			}
+		}
+		st.table.NextID = uint32(len(st.table.Units))
+		b := store.NewBatch()
+		b.Set(nkey, binary.BigEndian.AppendUint32(nil, uint32(n)))
+		b.Set(tkey, st.table.encode())
+		if err := store.Commit(b); err != nil {
+			return err
+		}
+	}
 	if st.source != nil {
-		n = st.source.Partitions(want)
+		st.nparts = n
+	} else {
+		st.nb = n
+		st.inboxes = make([]*inbox, n)
+		for i := range st.inboxes {
+			st.inboxes[i] = newInbox()
+		}
 	}
-	if n < 1 {
-		n = 1
-	}
-	b := store.NewBatch()
-	b.Set(key, binary.BigEndian.AppendUint32(nil, uint32(n)))
-	if err := store.Commit(b); err != nil {
-		return 0, err
-	}
-	return n, nil
+	return nil
 }
 
+// bucketStartFor is the first bucket of range i when nb buckets are cut
+// into n ranges as evenly as possible.
+func bucketStartFor(i, n, nb int) int { return i * nb / n }
+
 func (j *Job) start() {
+	j.runMu.Lock()
 	for _, st := range j.stages {
-		for _, w := range st.workers {
+		for _, w := range st.list() {
 			if w.meta.Done {
+				close(w.exited)
 				continue
 			}
 			st.live.Add(1)
+			j.running.Add(1)
+			j.wg.Add(1)
 		}
 	}
+	if j.running.Load() == 0 {
+		close(j.unitsDone)
+	}
+	j.runMu.Unlock()
 	for _, st := range j.stages {
-		for _, w := range st.workers {
-			if w.meta.Done {
-				continue
+		for _, w := range st.list() {
+			if !w.meta.Done {
+				go w.run()
 			}
-			j.wg.Add(1)
-			go w.run()
 		}
+	}
+	if j.scale != nil {
+		j.wg.Add(1)
+		go j.scale.run()
 	}
 	go func() {
 		j.wg.Wait()
 		j.finish()
 	}()
+}
+
+// unitExited counts a unit's goroutine out.
+func (j *Job) unitExited(w *worker) {
+	j.runMu.Lock()
+	w.st.live.Add(-1)
+	close(w.exited)
+	if j.running.Add(-1) == 0 {
+		close(j.unitsDone)
+	}
+	j.runMu.Unlock()
+}
+
+// holdFor keeps n places for successors of the units olds while they are
+// replaced; it fails (false) when one of them has already exited.
+func (j *Job) holdFor(st *stageRT, olds []*worker, n int) bool {
+	j.runMu.Lock()
+	defer j.runMu.Unlock()
+	for _, o := range olds {
+		select {
+		case <-o.exited:
+			return false
+		default:
+		}
+	}
+	st.live.Add(int32(n))
+	j.running.Add(int32(n))
+	j.wg.Add(n)
+	return true
+}
+
+// unhold gives back n places held by holdFor.
+func (j *Job) unhold(st *stageRT, n int) {
+	j.runMu.Lock()
+	st.live.Add(-int32(n))
+	j.wg.Add(-n)
+	if j.running.Add(-int32(n)) == 0 {
+		close(j.unitsDone)
+	}
+	j.runMu.Unlock()
 }
 
 func (j *Job) finish() {
@@ -236,7 +394,7 @@ func (j *Job) finish() {
 	}
 	j.mu.Unlock()
 	for _, st := range j.stages {
-		for _, w := range st.workers {
+		for _, w := range st.list() {
 			w.close()
 		}
 	}
@@ -410,14 +568,14 @@ func (j *Job) Status() Status {
 		}
 		for i, op := range st.plan.Ops {
 			os := OpStatus{Name: op.OpName(), Stateful: op.Stateful()}
-			for _, w := range st.workers {
+			for _, w := range st.list() {
 				if i < len(w.ops) {
 					os.StateBytes = w.ops[i].stateBytes() // shared per operator
 				}
 			}
 			ss.Ops = append(ss.Ops, os)
 		}
-		for _, w := range st.workers {
+		for _, w := range st.list() {
 			ss.Ranges = append(ss.Ranges, RangeStatus{Worker: w.idx, Lo: w.lo, Hi: w.hi, Events: w.processed.Load(), Watermark: w.pubWM.Load()})
 		}
 		s.Stages = append(s.Stages, ss)
@@ -428,7 +586,7 @@ func (j *Job) Status() Status {
 // outputWM is the minimum published watermark over the stage's workers.
 func (st *stageRT) outputWM() int64 {
 	m := int64(maxWM)
-	for _, w := range st.workers {
+	for _, w := range st.list() {
 		if v := w.pubWM.Load(); v < m {
 			m = v
 		}
@@ -438,7 +596,7 @@ func (st *stageRT) outputWM() int64 {
 
 func (st *stageRT) naturalWM() int64 {
 	m := int64(maxWM)
-	for _, w := range st.workers {
+	for _, w := range st.list() {
 		if v := w.pubNatural.Load(); v < m {
 			m = v
 		}
@@ -448,7 +606,7 @@ func (st *stageRT) naturalWM() int64 {
 
 // wakeWorkers nudges every worker of the stage.
 func (st *stageRT) wakeWorkers() {
-	for _, w := range st.workers {
+	for _, w := range st.list() {
 		select {
 		case w.wake <- struct{}{}:
 		default:

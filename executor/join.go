@@ -479,11 +479,6 @@ func (w *worker) entry(d delivery) emitFn {
 	return first.process
 }
 
-// fromStageOf extracts the producing stage from a queue key (keys.go).
-func fromStageOf(key []byte) int {
-	return int(binary.BigEndian.Uint16(key[15:17]))
-}
-
 // Operators whose state is per worker (not a shared state object) report
 // the operator's total through a counter shared by the job's workers.
 var opBytes struct {

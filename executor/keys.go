@@ -11,13 +11,21 @@ import (
 // Runtime keys of a job, all under the job's state namespace ns so that an
 // update (which keeps ns) finds them. See state/doc.go for the prefix bytes.
 //
-//	'm' ns(8) 'w' stage(2) worker(4)                    worker progress (workerMeta)
-//	'm' ns(8) 'n' stage(2)                               partition count of a source stage
-//	'm' ns(8) 'f' stage(2) dest(4) slice(8) fromStage(2) from(4) seq(8)  fingerprint of a consumed queue entry (dedup.go)
-//	'q' ns(8) stage(2) dest(4) fromStage(2) from(4) seq(8)  a committed bundle's output for one key range
-//	'D' ns(8) stage(2) worker(4) offset(8)               a dead letter (exactly once: keyed by position)
+//	'm' ns(8) 'w' stage(2) unit(4)                      a unit's progress (workerMeta); a unit is a key range or a source partition range
+//	'm' ns(8) 'n' stage(2)                               partition count of a source stage, bucket count of a keyed stage
+//	'm' ns(8) 'r' stage(2)                               the stage's unit table: ranges, their owning workers, the next unit id (ranges.go)
+//	'm' ns(8) 'f' stage(2) bucket(2) slice(8) fromStage(2) from(4) seq(8)  fingerprint of a consumed queue entry (dedup.go)
+//	'q' ns(8) stage(2) bucket(2) fromStage(2) from(4) seq(8)  a committed bundle's output for one bucket of the key space
+//	'D' ns(8) stage(2) partition(4) offset(8)            a dead letter (exactly once: keyed by position)
+//	'D' ns(8) stage(2) 0xffffffff fromStage(2) from(4) seq(8) idx(4)  a dead letter of a keyed stage (by queue entry and index)
 //	'S' id(8) prefix rest                                a snapshot's copy of the job key prefix ns(8) rest
 //	                                                     ('s', 'T', 'm', 'q'; snapshot.go, update.go)
+//
+// A keyed stage's key space (the 64-bit hash of the grouping key) is cut
+// into a fixed number of equal buckets (key groups, as Flink calls them),
+// chosen at the lineage's first start; a key range is a run of consecutive
+// buckets. Queue entries and fingerprints are keyed by bucket, so splitting,
+// merging or moving a range changes who reads a span of keys, never a key.
 
 const (
 	metaPrefix   = 'm'
@@ -26,6 +34,7 @@ const (
 	metaWorker   = 'w'
 	metaNumParts = 'n'
 	metaFinger   = 'f'
+	metaUnits    = 'r'
 )
 
 const (
@@ -54,13 +63,24 @@ func numPartsKey(ns uint64, stage int) []byte {
 	return binary.BigEndian.AppendUint16(b, uint16(stage))
 }
 
-// fingerprintPrefix is the prefix of the fingerprints of one key range
-// (worker dest) of a stage.
-func fingerprintPrefix(ns uint64, stage, dest int) []byte {
-	b := nsKey(metaPrefix, ns, 7)
+func unitsKey(ns uint64, stage int) []byte {
+	b := nsKey(metaPrefix, ns, 3)
+	b = append(b, metaUnits)
+	return binary.BigEndian.AppendUint16(b, uint16(stage))
+}
+
+// fingerprintStagePrefix is the prefix of a stage's fingerprints; a bucket's
+// follow it (fingerprintPrefix).
+func fingerprintStagePrefix(ns uint64, stage int) []byte {
+	b := nsKey(metaPrefix, ns, 5)
 	b = append(b, metaFinger)
-	b = binary.BigEndian.AppendUint16(b, uint16(stage))
-	return binary.BigEndian.AppendUint32(b, uint32(dest))
+	return binary.BigEndian.AppendUint16(b, uint16(stage))
+}
+
+// fingerprintPrefix is the prefix of the fingerprints of one bucket of a
+// keyed stage.
+func fingerprintPrefix(ns uint64, stage, bucket int) []byte {
+	return binary.BigEndian.AppendUint16(fingerprintStagePrefix(ns, stage), uint16(bucket))
 }
 
 func queueStagePrefix(ns uint64, stage int) []byte {
@@ -68,24 +88,34 @@ func queueStagePrefix(ns uint64, stage int) []byte {
 	return binary.BigEndian.AppendUint16(b, uint16(stage))
 }
 
-func queueRangePrefix(ns uint64, stage, dest int) []byte {
-	return binary.BigEndian.AppendUint32(queueStagePrefix(ns, stage), uint32(dest))
+func queueBucketPrefix(ns uint64, stage, bucket int) []byte {
+	return binary.BigEndian.AppendUint16(queueStagePrefix(ns, stage), uint16(bucket))
 }
 
-func queueKey(ns uint64, stage, dest, fromStage, from int, seq uint64) []byte {
-	b := queueRangePrefix(ns, stage, dest)
+func queueKey(ns uint64, stage, bucket, fromStage, from int, seq uint64) []byte {
+	b := queueBucketPrefix(ns, stage, bucket)
 	b = binary.BigEndian.AppendUint16(b, uint16(fromStage))
 	b = binary.BigEndian.AppendUint32(b, uint32(from))
 	return binary.BigEndian.AppendUint64(b, seq)
 }
 
+// bucketOfKey extracts the destination bucket from a queue key.
+func bucketOfKey(key []byte) int {
+	return int(binary.BigEndian.Uint16(key[11:13]))
+}
+
+// fromStageOf extracts the producing stage from a queue key.
+func fromStageOf(key []byte) int {
+	return int(binary.BigEndian.Uint16(key[13:15]))
+}
+
 // DeadLetterPrefix is the key prefix of every dead letter of all jobs.
 func DeadLetterPrefix() []byte { return []byte{deadPrefix} }
 
-func deadLetterKey(ns uint64, stage, worker int, offset int64) []byte {
+func deadLetterKey(ns uint64, stage, partition int, offset int64) []byte {
 	b := nsKey(deadPrefix, ns, 14)
 	b = binary.BigEndian.AppendUint16(b, uint16(stage))
-	b = binary.BigEndian.AppendUint32(b, uint32(worker))
+	b = binary.BigEndian.AppendUint32(b, uint32(partition))
 	return binary.BigEndian.AppendUint64(b, uint64(offset))
 }
 

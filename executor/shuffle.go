@@ -9,14 +9,14 @@ import (
 	"github.com/weir-sql/weir/datum"
 )
 
-// rangeOf maps a key hash to one of n equal key ranges over the 64-bit hash
-// space: range i covers [i*2^64/n, (i+1)*2^64/n).
+// rangeOf maps a key hash to one of n equal buckets over the 64-bit hash
+// space: bucket i covers [i*2^64/n, (i+1)*2^64/n).
 func rangeOf(hash uint64, n int) int {
 	hi, _ := bits.Mul64(hash, uint64(n))
 	return int(hi)
 }
 
-// rangeBounds returns the hash interval [lo, hi] of range i of n (hi inclusive).
+// rangeBounds returns the hash interval [lo, hi] of bucket i of n (hi inclusive).
 func rangeBounds(i, n int) (lo, hi uint64) {
 	lo = rangeStart(i, n)
 	if i == n-1 {
@@ -82,20 +82,28 @@ func decodeDelivery(key, v []byte) (delivery, error) {
 	return d, nil
 }
 
-// inbox holds the deliveries committed for one key range of a keyed stage
-// and not yet consumed. Producers append after their commit; the owning
-// worker takes everything at the start of a bundle.
+// bucketsBounds returns the hash interval [lo, hi] (hi inclusive) of the
+// buckets [b0, b1) of nb.
+func bucketsBounds(b0, b1, nb int) (lo, hi uint64) {
+	lo, _ = rangeBounds(b0, nb)
+	_, hi = rangeBounds(b1-1, nb)
+	return lo, hi
+}
+
+// inbox holds the deliveries committed for one bucket of a keyed stage and
+// not yet consumed. Producers append after their commit; the worker owning
+// the bucket's key range takes everything at the start of a bundle. Inboxes
+// belong to the stage, not to a range, so a range that splits, merges or
+// moves leaves what it has not taken to its successors.
 type inbox struct {
 	mu struct {
 		sync.Mutex
 		items []delivery
 		rows  int
 	}
-	// space is signalled when the consumer takes items (backpressure).
-	space chan struct{}
 }
 
-func newInbox() *inbox { return &inbox{space: make(chan struct{}, 1)} }
+func newInbox() *inbox { return &inbox{} }
 
 func (ib *inbox) put(d delivery) {
 	ib.mu.Lock()
@@ -110,12 +118,6 @@ func (ib *inbox) take() []delivery {
 	ib.mu.items = nil
 	ib.mu.rows = 0
 	ib.mu.Unlock()
-	if len(items) > 0 {
-		select {
-		case ib.space <- struct{}{}:
-		default:
-		}
-	}
 	return items
 }
 
@@ -126,10 +128,10 @@ func (ib *inbox) pending() int {
 }
 
 // outputBuffer collects a bundle's output rows for a downstream stage,
-// partitioned by key range.
+// partitioned by bucket.
 type outputBuffer struct {
 	keyCols []int
-	n       int // downstream ranges
+	n       int // downstream buckets
 	hashes  [][]uint64
 	rows    [][]datum.Row
 }

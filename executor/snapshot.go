@@ -95,7 +95,7 @@ func (p *pauseReq) mayPark(w *worker) bool {
 			return false
 		}
 	}
-	if p.quiesce && w.inbox != nil && w.inbox.pending() > 0 {
+	if p.quiesce && w.st.source == nil && w.pending() > 0 {
 		return false
 	}
 	return true

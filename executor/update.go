@@ -18,7 +18,7 @@ import (
 //   - 's' operator state and 'T' timers, under the operator's stable name:
 //     renamed by the update's matches (WITH MAPPING), dropped for operators
 //     the new plan does not carry;
-//   - 'm' worker progress and partition counts, and 'q' queue entries (the
+//   - 'm' unit progress, partition and bucket counts and unit tables, and 'q' queue entries (the
 //     buffered in-flight data), under stage ids: remapped from the old
 //     plan's stage ids to the new plan's. Stages match by what identifies
 //     them across edits: a source stage by its source read, a keyed stage by
@@ -463,7 +463,7 @@ func carryKey(w *bulkWriter, stats *CarryStats, cp *CarryPlan, o CarryOptions, t
 		key = nsKey(prefix, to, len(nop)+1+len(tail))
 		key = append(append(append(key, nop...), 0), tail...)
 	case metaPrefix:
-		if len(rest) >= 3 && (rest[0] == metaWorker || rest[0] == metaNumParts) {
+		if len(rest) >= 3 && (rest[0] == metaWorker || rest[0] == metaNumParts || rest[0] == metaUnits) {
 			ns, ok := cp.Stages[int(binary.BigEndian.Uint16(rest[1:3]))]
 			if !ok {
 				return nil
@@ -491,20 +491,20 @@ func carryKey(w *bulkWriter, stats *CarryStats, cp *CarryPlan, o CarryOptions, t
 			key = append(nsKey(prefix, to, len(rest)), rest...)
 		}
 	case queuePrefix:
-		// stage(2) dest(4) fromStage(2) from(4) seq(8)
-		if len(rest) < 20 {
+		// stage(2) bucket(2) fromStage(2) from(4) seq(8)
+		if len(rest) < 18 {
 			return nil
 		}
 		cs, ok1 := cp.Stages[int(binary.BigEndian.Uint16(rest[0:2]))]
-		ps, ok2 := cp.Stages[int(binary.BigEndian.Uint16(rest[6:8]))]
+		ps, ok2 := cp.Stages[int(binary.BigEndian.Uint16(rest[4:6]))]
 		if !ok1 || !ok2 {
 			return nil
 		}
 		key = nsKey(prefix, to, len(rest))
 		key = binary.BigEndian.AppendUint16(key, uint16(cs))
-		key = append(key, rest[2:6]...)
+		key = append(key, rest[2:4]...)
 		key = binary.BigEndian.AppendUint16(key, uint16(ps))
-		key = append(key, rest[8:]...)
+		key = append(key, rest[6:]...)
 	default:
 		return nil
 	}

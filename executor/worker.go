@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"encoding/binary"
 	"errors"
 	"sync/atomic"
 	"time"
@@ -12,19 +11,36 @@ import (
 	"github.com/weir-sql/weir/state"
 )
 
-// worker processes one source partition or one key range of a stage.
+// worker is the runner of one unit of a stage: one key range of a keyed
+// stage or one partition range of a source stage (ranges.go). It runs on
+// one goroutine and processes its bundles on the worker (workerSlot) that
+// owns the unit.
 type worker struct {
-	job *Job
-	st  *stageRT
-	idx int
-	// lo and hi bound the key-hash range this worker owns (inclusive).
+	job  *Job
+	st   *stageRT
+	idx  int // the unit id
+	unit unit
+	// lo and hi bound the key-hash range this unit owns (inclusive).
 	lo, hi uint64
+	b0, b1 int // keyed: the buckets [b0, b1)
+	part   int // source: the partition
 
-	meta  workerMeta // last committed progress
-	ops   []operator
-	out   *outputBuffer
-	inbox *inbox
-	wake  chan struct{}
+	slot      atomic.Pointer[workerSlot]
+	held      *workerSlot // the worker held for the current bundle
+	heldAt    time.Time
+	busy      atomic.Int64  // nanos holding a worker
+	retireCh  chan struct{} // closed to retire the unit (ranges.go)
+	exited    chan struct{} // closed when run returns
+	exitErr   error
+	space     chan struct{} // signalled when the unit takes its inbox
+	rate      atomic.Int64  // records/s over the last scaler interval
+	pubOffset atomic.Int64  // source: the committed offset
+	hot       atomic.Bool   // a one-bucket range saturating its worker
+
+	meta workerMeta // last committed progress
+	ops  []operator
+	out  *outputBuffer
+	wake chan struct{}
 
 	// published after each commit, read by other goroutines.
 	pubWM      atomic.Int64
@@ -72,13 +88,16 @@ type curRecord struct {
 // state package's convention (0 means 2^64).
 func (w *worker) hiExcl() uint64 { return w.hi + 1 }
 
+// writerID names the unit as a writer of append-only table rows; unit ids
+// are never reused within a lineage, so (writerID, appendSeq) is unique.
 func (w *worker) writerID() uint64 {
-	return w.job.meta.StateNS<<24 | uint64(w.st.plan.ID)<<16 | uint64(w.idx)
+	return w.job.meta.StateNS<<40 | uint64(w.st.plan.ID&0xfff)<<28 | uint64(w.idx&0xfffffff)
 }
 
-// init loads the worker's committed progress, builds its operators and
-// restores their state. It runs before any worker goroutine starts.
-func (w *worker) init() error {
+// init loads the unit's committed progress, builds its operators and
+// restores their state. It runs before the unit's goroutine starts; first
+// is true at job start (the unit's counters then count toward the job's).
+func (w *worker) init(first bool) error {
 	store := w.job.x.cfg.Store
 	w.meta = workerMeta{WM: minWM, NaturalWM: minWM, MaxTS: minWM}
 	if v, ok, err := store.Get(workerMetaKey(w.job.meta.StateNS, w.st.plan.ID, w.idx)); err != nil {
@@ -89,19 +108,22 @@ func (w *worker) init() error {
 	w.pubWM.Store(w.meta.WM)
 	w.pubNatural.Store(w.meta.NaturalWM)
 	w.pubSeq.Store(w.meta.Seq)
+	w.pubOffset.Store(w.meta.Offset)
 	w.meta.Source = w.st.source != nil
 	// Job counters are cumulative over the lineage's committed progress.
-	if w.st.source != nil {
-		w.job.eventsIn.Add(w.meta.EventsIn)
+	if first {
+		if w.st.source != nil {
+			w.job.eventsIn.Add(w.meta.EventsIn)
+		}
+		w.job.eventsOut.Add(w.meta.EventsOut)
+		w.job.lateDropped.Add(w.meta.LateDropped)
+		w.job.badRecords.Add(w.meta.BadRecords)
 	}
-	w.job.eventsOut.Add(w.meta.EventsOut)
-	w.job.lateDropped.Add(w.meta.LateDropped)
-	w.job.badRecords.Add(w.meta.BadRecords)
 	w.inWM, w.inNatural = w.meta.WM, w.meta.NaturalWM
 	w.appendSeq = w.meta.Seq << 20 // room for 1M appended rows per bundle
 	w.batch = store.NewBatch()
 	if w.st.down != nil {
-		w.out = newOutputBuffer(w.st.keyCols, len(w.st.down.workers))
+		w.out = newOutputBuffer(w.st.keyCols, w.st.down.nb)
 	}
 	var final emitFn
 	if w.out != nil {
@@ -122,23 +144,19 @@ func (w *worker) init() error {
 	if w.dedup, err = newDedup(w); err != nil {
 		return err
 	}
-	if w.inbox != nil {
-		// Committed but unconsumed deliveries survive in the queue.
-		p := queueRangePrefix(w.job.meta.StateNS, w.st.plan.ID, w.idx)
-		err := store.Scan(p, state.PrefixEnd(p), func(k, v []byte) error {
-			d, err := decodeDelivery(k, v)
-			if err != nil {
-				return err
-			}
-			w.inbox.put(d)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
 	if w.st.source != nil && !w.meta.Done {
-		r, err := w.st.source.Open(w.idx, len(w.st.workers), w.meta.Offset)
+		var r connector.Reader
+		if rs, ok := w.st.source.(connector.RangeSource); ok && w.unit.Hi >= 0 {
+			from := w.meta.Offset
+			if from == 0 {
+				if from, _, err = rs.Extent(w.part, w.st.nparts); err != nil {
+					return err
+				}
+			}
+			r, err = rs.OpenRange(w.part, w.st.nparts, from, w.unit.Hi)
+		} else {
+			r, err = w.st.source.Open(w.part, w.st.nparts, w.meta.Offset)
+		}
 		if err != nil {
 			return err
 		}
@@ -220,12 +238,14 @@ func (w *worker) run() {
 	} else {
 		err = w.runKeyed()
 	}
-	if err != nil && !errors.Is(err, errStopped) {
+	w.release()
+	w.exitErr = err
+	if err != nil && !errors.Is(err, errStopped) && !errors.Is(err, errRetired) {
 		w.job.fail(err)
 	}
 	// Downstream workers must notice this worker finished: count it out
 	// first, then wake them.
-	w.st.live.Add(-1)
+	w.job.unitExited(w)
 	if w.st.down != nil {
 		w.st.down.wakeWorkers()
 	}
@@ -257,18 +277,32 @@ func (w *worker) runSource() error {
 		earlyTick = clock.After(time.Duration(w.job.plan.Options.EmitEarly) * time.Microsecond)
 	}
 	for {
+		w.release()
 		if w.stopped() {
 			return errStopped
+		}
+		if w.retiring() {
+			return errRetired
 		}
 		if err := w.pausePoint(); err != nil { // a bundle boundary (snapshot.go)
 			return err
 		}
+		if err := w.waitForSpace(); err != nil {
+			return err
+		}
+		w.acquire()
 		draining := w.job.draining.Load()
 		var recs []connector.Record
 		eof := false
 		if !draining {
 			var err error
-			recs, eof, err = w.reader.Read(w.records[:0], cfg.BundleSize)
+			max := cfg.BundleSize
+			if h := cfg.hooks; h != nil && h.slowUnit != nil {
+				if n := h.slowUnit(w); n > 0 {
+					max = n
+				}
+			}
+			recs, eof, err = w.reader.Read(w.records[:0], max)
 			if err != nil {
 				return err
 			}
@@ -288,6 +322,7 @@ func (w *worker) runSource() error {
 				}
 			}
 			if !idleAdvance {
+				w.release()
 				var timeout <-chan time.Time
 				if sp.IdleTimeout > 0 {
 					timeout = clock.After(time.Second)
@@ -297,6 +332,7 @@ func (w *worker) runSource() error {
 				case <-w.job.ctx.Done():
 					return errStopped
 				case <-w.job.drainCh:
+				case <-w.retireCh:
 				case <-w.wake: // a pause request (snapshot.go)
 				case <-timeout:
 				case <-earlyTick:
@@ -307,9 +343,6 @@ func (w *worker) runSource() error {
 		}
 		if len(recs) > 0 {
 			lastRecord = clock.Now()
-		}
-		if err := w.waitForSpace(); err != nil {
-			return err
 		}
 		for i := range recs {
 			r := &recs[i]
@@ -378,8 +411,12 @@ func (w *worker) runKeyed() error {
 		earlyTick = clock.After(earlyEvery)
 	}
 	for {
+		w.release()
 		if w.stopped() {
 			return errStopped
+		}
+		if w.retiring() {
+			return errRetired
 		}
 		if err := w.pausePoint(); err != nil { // a bundle boundary (snapshot.go)
 			return err
@@ -399,11 +436,12 @@ func (w *worker) runKeyed() error {
 			}
 		}
 		w.dedup.observe()
-		items := w.inbox.take()
+		items := w.takeInbox()
 		ticked := false
 		if len(items) == 0 && upWM <= w.inWM && !upDone {
 			select {
 			case <-w.wake:
+			case <-w.retireCh:
 			case <-w.job.ctx.Done():
 				return errStopped
 			case <-earlyTick:
@@ -417,6 +455,7 @@ func (w *worker) runKeyed() error {
 		if err := w.waitForSpace(); err != nil {
 			return err
 		}
+		w.acquire()
 		for _, d := range items {
 			if dup, err := w.dedup.admit(d.key); err != nil {
 				return err
@@ -465,22 +504,33 @@ func (w *worker) runKeyed() error {
 	}
 }
 
-// waitForSpace blocks while a downstream inbox is over its limit.
+// waitForSpace blocks, holding no worker, while a downstream unit has more
+// than its limit of rows waiting (backpressure).
 func (w *worker) waitForSpace() error {
 	if w.st.down == nil {
 		return nil
 	}
 	limit := w.job.x.cfg.MaxPending
-	for _, dw := range w.st.down.workers {
-		for dw.inbox.pending() > limit {
-			select {
-			case <-dw.inbox.space:
-			case <-w.job.ctx.Done():
-				return errStopped
+	for {
+		var full *worker
+		for _, dw := range w.st.down.list() {
+			if dw.pending() > limit {
+				full = dw
+				break
 			}
 		}
+		if full == nil {
+			return nil
+		}
+		select {
+		case <-full.space:
+		case <-full.exited: // retired: its successors take over
+		case <-w.retireCh:
+			return nil
+		case <-w.job.ctx.Done():
+			return errStopped
+		}
 	}
-	return nil
 }
 
 // commit flushes the operators, writes the bundle's outputs and progress
@@ -533,14 +583,15 @@ func (w *worker) commit(wm, natural int64) error {
 	w.appendSeq = w.meta.Seq << 20
 	// Published only now that the bundle is durable.
 	for _, d := range deliveries {
-		w.st.down.workers[rangeIndexOf(d.key)].inbox.put(d)
+		w.st.down.inboxes[bucketOfKey(d.key)].put(d)
 	}
 	if hooks != nil && hooks.redeliver != nil {
 		for _, d := range hooks.redeliver(w, deliveries) {
-			w.st.down.workers[rangeIndexOf(d.key)].inbox.put(d)
+			w.st.down.inboxes[bucketOfKey(d.key)].put(d)
 		}
 	}
 	w.pubSeq.Store(w.meta.Seq)
+	w.pubOffset.Store(w.meta.Offset)
 	if w.st.source != nil {
 		w.job.eventsIn.Add(w.bundleIn)
 	}
@@ -575,16 +626,11 @@ func (w *worker) commitFailed(err error) error {
 		w.st.plan.Name, w.idx, pe.Message)
 }
 
-// rangeIndexOf extracts the destination range from a queue key.
-func rangeIndexOf(key []byte) int {
-	return int(binary.BigEndian.Uint32(key[11:15]))
-}
-
 // deadLetter records a malformed source record, keyed by its position so a
 // replay writes the same key once.
 func (w *worker) deadLetter(offset int64, raw []byte, cause error) {
 	w.bundleBad++
-	w.putDeadLetter(deadLetterKey(w.job.meta.StateNS, w.st.plan.ID, w.idx, offset), w.st.plan.Source.Name, offset, raw, cause)
+	w.putDeadLetter(deadLetterKey(w.job.meta.StateNS, w.st.plan.ID, w.part, offset), w.st.plan.Source.Name, offset, raw, cause)
 }
 
 func (w *worker) putDeadLetter(key []byte, source string, position int64, raw []byte, cause error) {
@@ -599,3 +645,6 @@ func (w *worker) putDeadLetter(key []byte, source string, position int64, raw []
 	}
 	w.batch.Set(key, datum.AppendRow(nil, row))
 }
+
+// committedOffset is a source unit's committed position (any goroutine).
+func (w *worker) committedOffset() int64 { return w.pubOffset.Load() }
