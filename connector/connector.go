@@ -122,6 +122,31 @@ type RangeSource interface {
 	OpenRange(p, n int, from, end int64) (Reader, error)
 }
 
+// RawSource can return the raw bytes of one record by position, for the
+// dead-letter table (records that decoded but failed later, in the job).
+// It is called rarely (once per such record) and may do I/O.
+//
+// What "raw" means per source:
+//
+//	file     the record's bytes as they are in the file, without its line
+//	         terminator's '\n' (a CRLF record keeps its '\r'): exactly the
+//	         Record.Raw a decode error at that offset carries (so only
+//	         the first 64 KiB of a record over MaxRecordBytes)
+//	log      a row that matches the schema, rendered as COPY text (one line,
+//	         tab-separated, \N for NULL, backslash escapes; no newline); a
+//	         stored value that does not decode, as stored (its Record.Raw)
+//	datagen  the generated row as a CSV line (no newline): the values'
+//	nexmark  text forms joined by commas, NULL empty, a value quoted (as
+//	         AppendCSV does) when it holds a comma, quote or newline or is
+//	         the empty string
+//
+// The file, log, datagen and nexmark sources implement it, and are safe for
+// concurrent RawAt calls.
+type RawSource interface {
+	// RawAt returns the raw bytes of the record of partition p of n that starts at offset (a Record.Offset the source produced).
+	RawAt(p, n int, offset int64) ([]byte, error)
+}
+
 // Reader reads one partition of a source. A Reader is used by one goroutine
 // at a time.
 type Reader interface {

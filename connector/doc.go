@@ -66,6 +66,17 @@
 // Read's own error return is for failures of the source itself (I/O
 // errors, a dropped or truncated log).
 //
+// Readers set Raw only for malformed records (the hot path stays cheap). A
+// record that decoded but fails later, in the job, is dead-lettered with
+// the bytes RawSource.RawAt returns for its Offset: the file source frames
+// the one record at that byte offset through a cached file handle (a
+// bounded read, not a scan) and returns exactly what Raw would hold had it
+// been malformed (the record without its '\n'; a CRLF record keeps its
+// '\r'); the log returns the stored row as a COPY text line (a value that
+// does not decode as stored); datagen and nexmark regenerate the row and
+// render it as a CSV line (text forms joined by commas, NULL empty, quoted
+// as AppendCSV quotes).
+//
 // Rows returned by readers are freshly allocated and owned by the caller;
 // readers carve them from shared slabs (one allocation per ~1000 rows), so
 // a row must not be appended to in place (its capacity is capped, so append

@@ -26,6 +26,11 @@ type fileSource struct {
 
 	mu   sync.Mutex
 	cuts map[int][]int64 // n → n+1 partition boundaries
+
+	// rawF is the handle RawAt reads through (opened on first use, kept
+	// for the source's lifetime; ReadAt is safe for concurrent use).
+	rawMu sync.Mutex
+	rawF  *os.File
 }
 
 var fileSourceOptions = []string{"path", "format", "delimiter", "quote", "escape", "null", "header"}

@@ -59,7 +59,13 @@ type framer struct {
 }
 
 func newFramer(r io.Reader, mode frameMode, base int64) *framer {
-	return &framer{r: r, mode: mode, quote: '"', escape: '"', off: base, limit: -1, buf: make([]byte, 64<<10)}
+	return newFramerSize(r, mode, base, 64<<10)
+}
+
+// newFramerSize is newFramer with an initial buffer of size bytes (it grows
+// as needed); framing does not depend on the buffer's size.
+func newFramerSize(r io.Reader, mode frameMode, base int64, size int) *framer {
+	return &framer{r: r, mode: mode, quote: '"', escape: '"', off: base, limit: -1, buf: make([]byte, size)}
 }
 
 // pos returns the absolute offset of the next record.

@@ -43,6 +43,11 @@ type Options struct {
 	NoFingerprints bool
 	// Logf receives background messages (nil: discarded).
 	Logf func(format string, args ...any)
+	// Scale configures the jobs' autoscaler (executor.ScaleConfig).
+	Scale executor.ScaleConfig
+	// ReconfigureHook runs around every reconfiguration's commit
+	// (executor.Config.ReconfigureHook; crash tests).
+	ReconfigureHook func(after bool)
 }
 
 // Engine is an embedded Weir database.
@@ -119,7 +124,7 @@ func Open(opts Options) (*Engine, error) {
 	e.mu.virtual = make(map[string]*VirtualTable)
 	env := connector.Env{Store: st, Logs: e.logs, Clock: opts.Clock, Stdout: opts.Stdout, BaseDir: opts.BaseDir}
 	e.exec = executor.New(executor.Config{Store: st, Env: env, BundleSize: opts.BundleSize, DefaultParallelism: opts.Parallelism,
-		CacheBytes: opts.CacheBytes, Logf: opts.Logf, NoFingerprints: opts.NoFingerprints})
+		CacheBytes: opts.CacheBytes, Logf: opts.Logf, NoFingerprints: opts.NoFingerprints, Scale: opts.Scale, ReconfigureHook: opts.ReconfigureHook})
 	e.registerSystemTables()
 	if err := e.recoverLifecycle(); err != nil { // lifecycle.go: interrupted updates
 		e.Close()

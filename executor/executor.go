@@ -37,6 +37,10 @@ type Config struct {
 	NoFingerprints bool
 	// Scale configures the autoscaler (scaler.go).
 	Scale ScaleConfig
+	// ReconfigureHook, if set, runs right before (after=false) and right
+	// after (after=true) a split, merge or move commits its new unit table
+	// (crash tests kill the process there: cmd/weir WEIR_CRASH_RECONF).
+	ReconfigureHook func(after bool)
 
 	hooks *testHooks // tests only
 }

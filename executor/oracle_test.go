@@ -266,6 +266,7 @@ type oracleCase struct {
 	cacheBytes  int64
 	lateness    int64
 	restarts    int
+	chaos       bool // random splits, merges, moves and resizes every ~ms
 }
 
 func TestWindowOracle(t *testing.T) {
@@ -288,7 +289,36 @@ func TestWindowOracle(t *testing.T) {
 	}
 }
 
-func runOracleCase(t *testing.T, c oracleCase, seed int64) {
+// TestWindowOracleChaos runs the oracle cases with chaos mode on: every
+// millisecond or so a random split, merge or move of a key range, or a
+// change of the worker count, while the job runs (and across restarts).
+// Results and late drops must equal the oracle; over the seeds, the job
+// must have been reconfigured.
+func TestWindowOracleChaos(t *testing.T) {
+	const sec = int64(1_000_000)
+	cases := []oracleCase{
+		{name: "tumble", spec: planner.WindowSpec{Kind: planner.Tumble, Size: 60 * sec}, bundle: 64, parallelism: 2},
+		{name: "hop-lateness", spec: planner.WindowSpec{Kind: planner.Hop, Size: 45 * sec, Slide: 15 * sec, Offset: 5 * sec}, bundle: 50, parallelism: 3, lateness: 60 * sec},
+		{name: "tumble-small-cache-restarts", spec: planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec}, bundle: 40, parallelism: 2, cacheBytes: 4096, restarts: 3},
+		{name: "hop-restarts", spec: planner.WindowSpec{Kind: planner.Hop, Size: 20 * sec, Slide: 5 * sec}, bundle: 60, parallelism: 4, lateness: 30 * sec, restarts: 2},
+	}
+	for _, c := range cases {
+		c := c
+		c.chaos = true
+		t.Run(c.name, func(t *testing.T) {
+			var reconfigs int64
+			for _, seed := range seeds(t, 4) {
+				reconfigs += runOracleCase(t, c, seed)
+			}
+			t.Logf("%d reconfigurations", reconfigs)
+			if reconfigs == 0 {
+				t.Fatal("chaos mode reconfigured nothing")
+			}
+		})
+	}
+}
+
+func runOracleCase(t *testing.T, c oracleCase, seed int64) (reconfigs int64) {
 	t.Logf("seed %d (re-run with -seed %d)", seed, seed)
 	rng := rand.New(rand.NewSource(seed))
 	const delay = 5_000_000
@@ -311,6 +341,12 @@ func runOracleCase(t *testing.T, c oracleCase, seed int64) {
 	plan.Stages[0].Parallelism = 1
 	plan.Stages[1].Parallelism = c.parallelism
 	cfg := Config{Store: st, Env: connector.Env{Clock: connector.SystemClock(), BaseDir: dir}, BundleSize: c.bundle, CacheBytes: c.cacheBytes}
+	if c.chaos {
+		cfg.Scale = ScaleConfig{Chaos: true, ChaosSeed: seed, Interval: time.Millisecond, ChaosKeepSources: true}
+		plan.Options.MaxWorkers = 4
+		plan.Stages[1].Parallelism = 0
+		plan.Options.Parallelism = 0
+	}
 	meta := JobMeta{Name: "oracle", ID: 1, StateNS: 7}
 	var status Status
 	for run := 0; ; run++ {
@@ -331,11 +367,13 @@ func runOracleCase(t *testing.T, c oracleCase, seed int64) {
 				}
 				break
 			}
+			reconfigs += j.Reconfigurations()
 			j.Stop()
 			x.Close()
 			continue
 		}
 		<-j.Done()
+		reconfigs += j.Reconfigurations()
 		state, err := j.Outcome()
 		if err != nil || state != StateDone {
 			t.Fatalf("seed %d: job ended %s: %v", seed, state, err)
@@ -352,6 +390,7 @@ func runOracleCase(t *testing.T, c oracleCase, seed int64) {
 	if status.LateDropped != wantDropped {
 		t.Fatalf("seed %d: late_dropped = %d, oracle %d", seed, status.LateDropped, wantDropped)
 	}
+	return reconfigs
 }
 
 func diffLines(want, got []string) string {

@@ -337,10 +337,15 @@ func (j *Job) replace(r replacement) error {
 			return err
 		}
 	}
+	var finished []unit // units that finished meanwhile stay as they are
 	if news == nil {
 		// Cancelled, or a unit finished meanwhile: restart the live ones as
 		// they were.
-		for _, o := range live {
+		for _, o := range r.olds {
+			if o.meta.Done || o.exitErr != errRetired {
+				finished = append(finished, o.unit)
+				continue
+			}
 			news = append(news, o.unit)
 			metas = append(metas, o.meta)
 		}
@@ -361,6 +366,9 @@ func (j *Job) replace(r replacement) error {
 	for _, u := range news {
 		keep[u.ID] = true
 	}
+	for _, u := range finished {
+		keep[u.ID] = true
+	}
 	var units []unit
 	for _, u := range tbl.Units {
 		gone := false
@@ -374,6 +382,7 @@ func (j *Job) replace(r replacement) error {
 		}
 	}
 	units = append(units, news...)
+	units = append(units, finished...)
 	tbl.Units = units
 	for _, u := range news {
 		if u.ID >= tbl.NextID {
@@ -392,11 +401,14 @@ func (j *Job) replace(r replacement) error {
 		b.Set(workerMetaKey(ns, st.plan.ID, int(u.ID)), m.encode())
 	}
 	b.Set(unitsKey(ns, st.plan.ID), tbl.encode())
-	if hooks := j.x.cfg.hooks; hooks != nil && hooks.beforeReconfigure != nil {
-		hooks.beforeReconfigure(st.plan.ID, r.what)
+	if h := j.x.cfg.ReconfigureHook; h != nil {
+		h(false)
 	}
 	if err := store.Commit(b); err != nil {
 		return err
+	}
+	if h := j.x.cfg.ReconfigureHook; h != nil {
+		h(true)
 	}
 	st.table = tbl
 	var runners []*worker
@@ -411,7 +423,7 @@ func (j *Job) replace(r replacement) error {
 	for _, w := range st.list() {
 		old := false
 		for _, o := range r.olds {
-			if o == w {
+			if o == w && !keepFinished(finished, o) {
 				old = true
 			}
 		}
@@ -433,6 +445,15 @@ func (j *Job) replace(r replacement) error {
 	st.wakeWorkers()
 	j.notifyProgress()
 	return nil
+}
+
+func keepFinished(finished []unit, o *worker) bool {
+	for _, u := range finished {
+		if u.ID == o.unit.ID {
+			return true
+		}
+	}
+	return false
 }
 
 // splitRange splits keyed unit w at bucket mid (w.b0 < mid < w.b1); the

@@ -25,9 +25,6 @@ type testHooks struct {
 	// this bundle or the producer's previous one) are handed over again,
 	// like a producer's retries.
 	redeliver func(w *worker, ds []delivery) []delivery
-	// beforeReconfigure runs before a reconfiguration's batch commits
-	// (crash tests kill the process there).
-	beforeReconfigure func(stage int, what string)
 	// slowUnit, when it returns n > 0, caps the records a source unit reads
 	// per bundle at n (an artificially slowed worker).
 	slowUnit func(w *worker) int

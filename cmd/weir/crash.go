@@ -8,7 +8,9 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
+	"github.com/weir-sql/weir/executor"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -50,6 +52,58 @@ func init() {
 			select {} // never returns: the signal is on its way
 		}
 	})
+}
+
+// reconfigureCrashHook kills the process around reconfiguration commits
+// with the probabilities of WEIR_CRASH_RECONF ("before=P,after=P" or "P");
+// nil when unset.
+var reconfigureCrashHook = func() func(after bool) {
+	spec := os.Getenv("WEIR_CRASH_RECONF")
+	if spec == "" {
+		return nil
+	}
+	before, after, err := parseCrashSpec(spec)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_RECONF: %v\n", err)
+		os.Exit(2)
+	}
+	rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
+	var mu sync.Mutex
+	return func(isAfter bool) {
+		p := before
+		if isAfter {
+			p = after
+		}
+		mu.Lock()
+		hit := rng.Float64() < p
+		mu.Unlock()
+		if hit {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+}()
+
+// chaosFromEnv reads WEIR_CHAOS ("SEED" or "SEED,INTERVAL", e.g.
+// "7,20ms"): every interval the executor does one random split, merge,
+// move or resize of each job (crash and chaos tests).
+func chaosFromEnv() (executor.ScaleConfig, error) {
+	spec := os.Getenv("WEIR_CHAOS")
+	if spec == "" {
+		return executor.ScaleConfig{}, nil
+	}
+	seedText, ivText, _ := strings.Cut(spec, ",")
+	seed, err := strconv.ParseInt(strings.TrimSpace(seedText), 10, 64)
+	if err != nil {
+		return executor.ScaleConfig{}, fmt.Errorf("WEIR_CHAOS: bad seed %q", seedText)
+	}
+	cfg := executor.ScaleConfig{Chaos: true, ChaosSeed: seed, Interval: 20 * time.Millisecond}
+	if ivText != "" {
+		if cfg.Interval, err = time.ParseDuration(strings.TrimSpace(ivText)); err != nil || cfg.Interval <= 0 {
+			return cfg, fmt.Errorf("WEIR_CHAOS: bad interval %q", ivText)
+		}
+	}
+	return cfg, nil
 }
 
 func parseCrashSpec(spec string) (before, after float64, err error) {

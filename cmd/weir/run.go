@@ -115,7 +115,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	absDir, _ := filepath.Abs(filepath.Dir(file))
-	e, err := engine.Open(engine.Options{DataDir: *dataDir, BaseDir: absDir, Stdout: stdout, BundleSize: envInt("WEIR_BUNDLE_SIZE")})
+	scale, err := chaosFromEnv()
+	if err != nil {
+		fmt.Fprintf(stderr, "weir run: %v\n", err)
+		return 2
+	}
+	e, err := engine.Open(engine.Options{DataDir: *dataDir, BaseDir: absDir, Stdout: stdout, BundleSize: envInt("WEIR_BUNDLE_SIZE"),
+		Scale: scale, ReconfigureHook: reconfigureCrashHook, Logf: envLogf(stderr)})
 	if err != nil {
 		fmt.Fprintf(stderr, "weir run: %v\n", err)
 		return 1
@@ -204,6 +210,15 @@ func resumeStatement(s *engine.Session, st sql.Statement) (done bool, err error)
 		return s.ResumeJob(n.Name)
 	}
 	return false, nil
+}
+
+// envLogf returns a logger of background events (reconfigurations, ...)
+// to w when WEIR_LOG is set, else nil.
+func envLogf(w io.Writer) func(string, ...any) {
+	if os.Getenv("WEIR_LOG") == "" {
+		return nil
+	}
+	return func(f string, a ...any) { fmt.Fprintf(w, "weir: "+f+"\n", a...) }
 }
 
 // envInt reads a tuning knob from the environment (0 when unset or bad):
