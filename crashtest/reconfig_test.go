@@ -32,7 +32,9 @@ func TestCrashReconfigure(t *testing.T) {
 	want, bad := writeReadings(t, filepath.Join(dir, "readings.csv"), n, rng)
 	writeFile(t, filepath.Join(dir, "job.sql"), chaosSQL)
 	env := []string{"WEIR_BUNDLE_SIZE=" + bundle, "WEIR_LOG=1"}
-	chaos := func() string { return fmt.Sprintf("WEIR_CHAOS=%d,%s", rng.Int63(), []string{"2ms", "5ms", "20ms"}[rng.Intn(3)]) }
+	chaos := func() string {
+		return fmt.Sprintf("WEIR_CHAOS=%d,%s", rng.Int63(), []string{"2ms", "5ms", "20ms"}[rng.Intn(3)])
+	}
 
 	full := runWeir(t, dir, append(env, chaos()), 0, "run", "job.sql", "--data", "calibrate", "--resume")
 	if !full.exited || full.code != 0 {
@@ -90,4 +92,3 @@ func reconfigs(stderr string) int {
 	}
 	return n
 }
-
