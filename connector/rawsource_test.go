@@ -503,10 +503,9 @@ func TestRawAtFileFast(t *testing.T) {
 		}
 	}
 	el := time.Since(start)
+	// A figure for the notes, not an assertion (speed is measured, not
+	// asserted, in tests).
 	t.Logf("%d RawAt calls on a %d-record file (%d bytes): %v", calls, records, b.Len(), el)
-	if el > 2*time.Second {
-		t.Fatalf("%d RawAt calls took %v", calls, el)
-	}
 }
 
 // copyTextLine renders a row as COPY text independently of AppendCopyText.

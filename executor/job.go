@@ -458,6 +458,26 @@ func (j *Job) notifyProgress() {
 	j.mu.Unlock()
 }
 
+// WaitFor blocks until cond holds (checked after every commit and every
+// reconfiguration), the job ends (false), or ctx is done.
+func (j *Job) WaitFor(ctx context.Context, cond func() bool) (bool, error) {
+	for {
+		j.mu.Lock()
+		ch := j.mu.progress
+		j.mu.Unlock()
+		if cond() {
+			return true, nil
+		}
+		select {
+		case <-ch:
+		case <-j.done:
+			return cond(), nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
 // WaitWatermark blocks until every stage's output watermark is at least wm
 // (everything before wm has been processed and committed), the job ends, or
 // ctx is done.
@@ -527,6 +547,10 @@ type Status struct {
 	LateDropped int64
 	BadRecords  int64
 	Stages      []StageStatus
+	// Workers is the job's worker count; Reconfigurations the splits,
+	// merges and moves done in this process.
+	Workers          int
+	Reconfigurations int64
 }
 
 // StageStatus describes one stage.
@@ -536,6 +560,7 @@ type StageStatus struct {
 	Watermark int64 // output watermark (micros; math.MinInt64 unknown, MaxInt64 done)
 	Ops       []OpStatus
 	Ranges    []RangeStatus
+	Buckets   int // keyed stages: the buckets of its key space
 }
 
 // OpStatus describes one operator.
@@ -545,17 +570,26 @@ type OpStatus struct {
 	StateBytes int64
 }
 
-// RangeStatus describes one worker's key range (or source partition).
+// RangeStatus describes one unit: a key range of a keyed stage or a
+// partition range of a source stage (ranges.go).
 type RangeStatus struct {
-	Worker    int
-	Lo, Hi    uint64
-	Events    int64 // records processed in this process's lifetime
+	Unit      int    // the unit id (never reused within the lineage)
+	Worker    int    // the worker that owns it
+	Lo, Hi    uint64 // key-hash bounds, inclusive (source units: the whole space)
+	Buckets   [2]int // keyed: the buckets [lo, hi) of the stage's Buckets
+	Partition int    // source: the partition (-1 for key ranges)
+	Events    int64  // records processed in this process's lifetime
+	Rate      int64  // records/s over the autoscaler's last interval
+	Backlog   int    // keyed: rows waiting in its buckets
+	Hot       bool   // a one-bucket range saturating its worker: a hot key
+	Done      bool
 	Watermark int64
 }
 
 // Status returns the job's current status.
 func (j *Job) Status() Status {
-	s := Status{EventsIn: j.eventsIn.Load(), EventsOut: j.eventsOut.Load(), LateDropped: j.lateDropped.Load(), BadRecords: j.badRecords.Load()}
+	s := Status{EventsIn: j.eventsIn.Load(), EventsOut: j.eventsOut.Load(), LateDropped: j.lateDropped.Load(), BadRecords: j.badRecords.Load(),
+		Workers: j.Workers(), Reconfigurations: j.reconfigs.Load()}
 	s.State, s.Err = j.Outcome()
 	for _, st := range j.stages {
 		ss := StageStatus{ID: st.plan.ID, Name: st.plan.Name, Watermark: st.outputWM()}
@@ -575,8 +609,17 @@ func (j *Job) Status() Status {
 			}
 			ss.Ops = append(ss.Ops, os)
 		}
+		ss.Buckets = st.nb
 		for _, w := range st.list() {
-			ss.Ranges = append(ss.Ranges, RangeStatus{Worker: w.idx, Lo: w.lo, Hi: w.hi, Events: w.processed.Load(), Watermark: w.pubWM.Load()})
+			rs := RangeStatus{Unit: w.idx, Worker: w.slot.Load().idx, Lo: w.lo, Hi: w.hi, Partition: -1,
+				Events: w.processed.Load(), Rate: w.rate.Load(), Hot: w.hot.Load(), Done: !liveUnit(w), Watermark: w.pubWM.Load()}
+			if st.source != nil {
+				rs.Partition = w.part
+			} else {
+				rs.Buckets = [2]int{w.b0, w.b1}
+				rs.Backlog = w.pending()
+			}
+			ss.Ranges = append(ss.Ranges, rs)
 		}
 		s.Stages = append(s.Stages, ss)
 	}

@@ -272,6 +272,9 @@ func (j *Job) setWorkers(n int) {
 	j.sl.Lock()
 	j.sl.n = n
 	j.sl.Unlock()
+	if j.mu.progress != nil {
+		j.notifyProgress()
+	}
 }
 
 // replacement is one reconfiguration of a stage: olds retire, news start.

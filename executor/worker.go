@@ -202,6 +202,15 @@ func (w *worker) recordError(row datum.Row, err error) error {
 	}
 	w.cur.bad = true
 	raw := w.cur.raw
+	if raw == nil && w.st.source != nil {
+		// The record as it is in the source, fetched by position (rare:
+		// readers keep raw bytes only of records that fail to decode).
+		if rs, ok := w.st.source.(connector.RawSource); ok {
+			if b, err := rs.RawAt(w.part, w.st.nparts, w.cur.offset); err == nil {
+				raw = b
+			}
+		}
+	}
 	if raw == nil && w.cur.row != nil {
 		raw = rowText(w.cur.row)
 	} else if raw == nil {
