@@ -215,15 +215,38 @@ func (s *Session) explain(ctx context.Context, n *sql.Explain) (*Result, error) 
 	return r, nil
 }
 
-// explainRuntime adds a running job's key ranges and watermarks.
+// explainRuntime adds a running job's workers, units and watermarks: per
+// stage, every unit (a key range: its hash bounds and buckets; a source
+// range: its partition) with its owning worker, events processed in this
+// process, rate over the autoscaler's last interval (the same figure as
+// weir_key_ranges.events_per_second), backlog (keyed units), a HOT marker
+// for a one-bucket range saturating its worker, and its watermark.
 func (e *Engine) explainRuntime(rj *executor.Job) string {
 	st := rj.Status()
+	elapsed := float64(e.Now()-rj.StartedAt()) / 1e6
 	var b strings.Builder
 	fmt.Fprintf(&b, "runtime: job id %d, %s, events in %d, out %d, late dropped %d\n", rj.Meta().ID, st.State, st.EventsIn, st.EventsOut, st.LateDropped)
+	fmt.Fprintf(&b, "  workers %d, reconfigurations %d\n", st.Workers, st.Reconfigurations)
 	for _, ss := range st.Stages {
 		fmt.Fprintf(&b, "  stage %s  watermark %s\n", ss.Name, FormatWatermark(ss.Watermark))
 		for _, r := range ss.Ranges {
-			fmt.Fprintf(&b, "    range [%016x, %016x]  worker %d  events %d  watermark %s\n", r.Lo, r.Hi, r.Worker, r.Events, FormatWatermark(r.Watermark))
+			fmt.Fprintf(&b, "    range [%016x, %016x]", r.Lo, r.Hi)
+			if r.Partition >= 0 {
+				fmt.Fprintf(&b, "  partition %d", r.Partition)
+			} else {
+				fmt.Fprintf(&b, "  buckets %s", bucketsText(r.Buckets))
+			}
+			fmt.Fprintf(&b, "  worker %d  events %d  rate %.0f/s", r.Worker, r.Events, e.unitRate(r, elapsed))
+			if r.Partition < 0 {
+				fmt.Fprintf(&b, "  backlog %d", r.Backlog)
+			}
+			if r.Hot {
+				b.WriteString("  HOT")
+			}
+			if r.Done {
+				b.WriteString("  done")
+			}
+			fmt.Fprintf(&b, "  watermark %s\n", FormatWatermark(r.Watermark))
 		}
 	}
 	return b.String()

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/weir-sql/weir/catalog"
 	"github.com/weir-sql/weir/connector"
@@ -126,7 +127,8 @@ func (e *Engine) registerSystemTables() {
 		Columns: cols("job", str, "job_id", i64, "stage", str, "operator", str, "stateful", b, "watermark", str, "state_bytes", i64),
 		Rows:    func(e *Engine) ([]datum.Row, error) { return e.operatorRows(), nil }})
 	e.RegisterVirtualTable(VirtualTable{Name: "weir_key_ranges",
-		Columns: cols("job", str, "job_id", i64, "stage", str, "range_start", str, "range_end", str, "worker", i64, "events", i64, "events_per_second", datum.TypeFloat8, "watermark", str),
+		Columns: cols("job", str, "job_id", i64, "stage", str, "range_start", str, "range_end", str, "worker", i64, "events_per_second", datum.TypeFloat8,
+			"events", i64, "watermark", str, "unit", i64, "buckets", str, "partition", i64, "backlog", i64, "hot", b, "done", b),
 		Rows:    func(e *Engine) ([]datum.Row, error) { return e.rangeRows(), nil }})
 	e.RegisterVirtualTable(VirtualTable{Name: "weir_snapshots",
 		Columns: cols("name", str, "job", str, "job_id", i64, "with_source", b, "created_at", tsT, "bytes", i64, "operators", str),
@@ -206,6 +208,16 @@ func (e *Engine) operatorRows() []datum.Row {
 	return rows
 }
 
+// rangeRows lists every unit of every live job (executor.RangeStatus),
+// finished ones too (done = true): a key range of a keyed stage or a
+// partition range of a source stage, its owning worker, its load and its
+// watermark.
+//
+// events_per_second is the unit's rate over the autoscaler's last
+// measurement interval (RangeStatus.Rate). Before the job has run one
+// interval in this process, or with the autoscaler off, there is no such
+// measurement yet; the rate is then the unit's average since the job
+// started (its events over the elapsed time) rather than a misleading 0.
 func (e *Engine) rangeRows() []datum.Row {
 	var rows []datum.Row
 	for _, rj := range e.liveJobs() {
@@ -213,18 +225,42 @@ func (e *Engine) rangeRows() []datum.Row {
 		elapsed := float64(e.Now()-rj.StartedAt()) / 1e6
 		for _, st := range rj.Status().Stages {
 			for _, r := range st.Ranges {
-				eps := 0.0
-				if elapsed > 0 {
-					eps = float64(r.Events) / elapsed
+				buckets, part, backlog := datum.Null, datum.Null, datum.Null
+				if r.Partition >= 0 {
+					part = datum.NewInt(int64(r.Partition))
+				} else {
+					buckets = datum.NewString(bucketsText(r.Buckets))
+					backlog = datum.NewInt(int64(r.Backlog))
 				}
 				rows = append(rows, datum.Row{datum.NewString(m.Name), datum.NewInt(int64(m.ID)), datum.NewString(st.Name),
 					datum.NewString(fmt.Sprintf("%016x", r.Lo)), datum.NewString(fmt.Sprintf("%016x", r.Hi)), datum.NewInt(int64(r.Worker)),
-					datum.NewInt(r.Events), datum.NewFloat(eps), datum.NewString(FormatWatermark(r.Watermark))})
+					datum.NewFloat(e.unitRate(r, elapsed)), datum.NewInt(r.Events), datum.NewString(FormatWatermark(r.Watermark)),
+					datum.NewInt(int64(r.Unit)), buckets, part, backlog, datum.NewBool(r.Hot), datum.NewBool(r.Done)})
 			}
 		}
 	}
 	return rows
 }
+
+// unitRate is a unit's events per second (see rangeRows): the autoscaler's
+// last measurement, or the average since the start (elapsed seconds) while
+// there is none.
+func (e *Engine) unitRate(r executor.RangeStatus, elapsed float64) float64 {
+	if r.Rate != 0 {
+		return float64(r.Rate)
+	}
+	iv := e.opts.Scale.Interval
+	if iv <= 0 {
+		iv = time.Second
+	}
+	if (e.opts.Scale.Off || elapsed < iv.Seconds()) && elapsed > 0 {
+		return float64(r.Events) / elapsed
+	}
+	return 0
+}
+
+// bucketsText prints a key range's buckets [lo, hi) as 'lo-last'.
+func bucketsText(b [2]int) string { return fmt.Sprintf("%d-%d", b[0], b[1]-1) }
 
 // readLog returns every published record of a log source.
 func (e *Engine) readLog(rel *catalog.Relation) ([]datum.Row, error) {
