@@ -123,13 +123,14 @@ type producerObs struct {
 // dedup is a worker's fingerprinting: the committed source position of a
 // source worker, or the fingerprint slices of a keyed worker's key range.
 type dedup struct {
-	w       *worker
-	off     bool // fingerprinting disabled (Config.NoFingerprints)
-	hooks   *testHooks
-	dropped atomic.Int64 // duplicates dropped
-	maybes  atomic.Int64 // filter "maybe" answers that read Pebble
-	falsePo atomic.Int64 // of those, ids not found (filter false positives)
-	nslices atomic.Int32 // len(slices), for DedupStats
+	w        *worker
+	off      bool // fingerprinting disabled (Config.NoFingerprints)
+	hooks    *testHooks
+	dropped  atomic.Int64 // duplicates dropped
+	admitted atomic.Int64 // entries admitted (fingerprinted)
+	maybes   atomic.Int64 // filter "maybe" answers that read Pebble
+	falsePo  atomic.Int64 // of those, ids not found (filter false positives)
+	nslices  atomic.Int32 // len(slices), for DedupStats
 
 	// source workers: the smallest offset not yet consumed.
 	srcNext int64
@@ -297,6 +298,7 @@ func (d *dedup) admit(qkey []byte) (dup bool, err error) {
 	d.w.batch.Set(d.fpKey(c.id, bucket, id), nil)
 	c.filter.Add(fid)
 	c.n++
+	d.admitted.Add(1)
 	d.pending[string(fid)] = struct{}{}
 	return false, nil
 }
@@ -400,6 +402,8 @@ type DedupStats struct {
 	Maybes, FalsePositives int64
 	// Slices counts the fingerprint slices held by keyed workers.
 	Slices int
+	// Admitted counts the queue entries fingerprinted.
+	Admitted int64
 }
 
 // DedupStats sums the job's fingerprinting counters (this process only).
@@ -411,6 +415,7 @@ func (j *Job) DedupStats() DedupStats {
 				continue
 			}
 			s.Dropped += w.dedup.dropped.Load()
+			s.Admitted += w.dedup.admitted.Load()
 			s.Maybes += w.dedup.maybes.Load()
 			s.FalsePositives += w.dedup.falsePo.Load()
 			if w.st.source == nil {
