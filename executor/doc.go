@@ -11,11 +11,28 @@
 // (planner/physical.go) and its builder (build.go) turns each plan op into a
 // running operator with one type switch.
 //
+// # Units and workers
+//
+// A stage's work is cut into units (ranges.go): a keyed stage's key space
+// (the hash of the grouping key) into a fixed number of buckets, chosen at
+// the lineage's first start, and key ranges that are runs of buckets; a
+// source stage into partitions and, for bounded sources, ranges of a
+// partition's offsets. Each unit has a goroutine (the worker struct, a
+// runner) and an owner: one of the job's workers (workerSlot), which runs at
+// most one bundle at a time of the units it owns. The number of workers is
+// the job's parallelism. The unit table of each stage, persisted, is the
+// ownership record. While the job runs, the autoscaler (scaler.go)
+// measures load per unit and per worker, grows and shrinks the number of
+// workers within min_workers..max_workers, splits hot key ranges, merges
+// cold neighbours, moves units between workers and splits bounded sources'
+// remaining work; each change stops only the units it replaces, at a bundle
+// boundary, commits the new table in one batch and starts their successors
+// from committed state, as after a restart.
+//
 // # Bundles and commits
 //
-// A worker owns one partition of a source stage or one key range of a keyed
-// stage. It takes a bundle of input (records read from its source partition,
-// or the shuffle-queue entries delivered to its key range), pushes every
+// A unit takes a bundle of input (records read from its source range, or
+// the shuffle-queue entries delivered to its key range's buckets), pushes every
 // record through the stage's fused operator chain, advances its input
 // watermark and fires the event-time timers it passed, and then commits one
 // batch holding: the operators' state changes, timers set and cleared, the
@@ -75,8 +92,25 @@
 //
 // # Concurrency
 //
-// One goroutine per worker. Workers of one job share nothing but the store,
-// the per-stage watermark cells (atomics) and the per-range inboxes (a mutex
-// and a notification channel each). No I/O happens under a lock. Time comes
-// only from the injected connector.Clock.
+// One goroutine per unit, plus one controller (the autoscaler) per job.
+// Units of one job share nothing but the store, the per-stage watermark
+// cells (atomics), the per-bucket inboxes (a mutex each), the stage's unit
+// list (an atomic pointer to an immutable slice) and their worker's
+// semaphore, held only while a bundle runs, never while waiting. Only the
+// controller changes unit tables, holding the job's lifecycle semaphore
+// (so reconfigurations and snapshot pauses exclude each other). No I/O
+// happens under a lock. Time comes only from the injected connector.Clock.
+//
+// # Beyond one process
+//
+// Workers are goroutines here; nothing else assumes they share a process
+// beyond the state store and the ownership record. A multi-process version
+// would need: the unit tables in a store every process reads, with leases;
+// a fencing token per unit (its id and an ownership epoch checked in every
+// commit, so a deposed owner's late commit fails); the hand-over of queue
+// entries through the shared store instead of in-memory inboxes (an owner
+// polls or subscribes to its buckets' queue prefixes); watermarks and
+// producers' commit sequence numbers (which fingerprint garbage collection
+// reads) published through the store; and per-process state caches that a
+// unit moving away evicts for its span.
 package executor

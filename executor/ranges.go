@@ -45,12 +45,7 @@ package executor
 // the stage keep running. A crash at any point leaves either the old table
 // with the old units' progress or the new table with the new ones.
 //
-// A multi-process version would need, beyond this: the unit table in a
-// store every process reads (or a lease service), a fencing token per unit
-// (a unit's id and an ownership epoch checked in every commit, so a
-// deposed owner's late commit fails), queue hand-over through the shared
-// store instead of in-memory inboxes (an owner polls its buckets' queue
-// prefixes), and watermarks published through the store.
+// What a multi-process version would need is in doc.go.
 
 import (
 	"encoding/binary"

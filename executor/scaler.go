@@ -83,9 +83,7 @@ type scaler struct {
 	rng      *rand.Rand
 	prev     map[*worker]unitSample
 	prevSlot map[*workerSlot]int64
-	high     int
-	low      int
-	cool     int
+	policy   workerPolicy
 	mu       struct {
 		sync.Mutex
 		history []ScaleEvent
@@ -114,6 +112,7 @@ func newScaler(j *Job) *scaler {
 	if cfg.Chaos {
 		s.rng = rand.New(rand.NewSource(cfg.ChaosSeed))
 	}
+	s.policy = workerPolicy{min: s.min, max: s.max}
 	return s
 }
 
@@ -248,33 +247,59 @@ func (s *scaler) tick() error {
 	j := s.j
 	n := j.Workers()
 	if s.auto {
-		limit := j.x.cfg.MaxPending / 2
-		if util > scaleUpUtil || backlog > limit {
-			s.high++
-		} else {
-			s.high = 0
-		}
-		if util < scaleDownUtil && backlog == 0 {
-			s.low++
-		} else {
-			s.low = 0
-		}
-		switch {
-		case s.cool > 0:
-			s.cool--
-		case s.high >= scaleUpTicks && n < s.max:
-			n++
+		next, reason := s.policy.decide(n, util, backlog > j.x.cfg.MaxPending/2, backlog == 0)
+		if next != n {
+			n = next
 			j.setWorkers(n)
-			s.record("load", n)
-			s.cool, s.high = scaleCooldown, 0
-		case s.low >= scaleDownTicks && n > s.min:
-			n--
-			j.setWorkers(n)
-			s.record("idle", n)
-			s.cool, s.low = scaleCooldown, 0
+			s.record(reason, n)
 		}
 	}
 	return s.rebalance(load, n)
+}
+
+// workerPolicy decides the worker count from one interval's measurements;
+// it keeps the streaks and the cooldown (the hysteresis) between calls.
+type workerPolicy struct {
+	min, max        int
+	high, low, cool int
+}
+
+// decide returns the worker count for the next interval and why it
+// changed: up by one after scaleUpTicks busy intervals (utilization over
+// scaleUpUtil or a large backlog), down by one after scaleDownTicks idle
+// ones (utilization under scaleDownUtil and no backlog), nothing for
+// scaleCooldown intervals after a change, always within min..max.
+func (p *workerPolicy) decide(n int, util float64, backlogHigh, noBacklog bool) (int, string) {
+	if p.cool > 0 {
+		// The intervals right after a change measure the transition: they
+		// count for nothing.
+		p.cool--
+		p.high, p.low = 0, 0
+		return n, ""
+	}
+	if util > scaleUpUtil || backlogHigh {
+		p.high++
+	} else {
+		p.high = 0
+	}
+	if util < scaleDownUtil && noBacklog {
+		p.low++
+	} else {
+		p.low = 0
+	}
+	switch {
+	case p.high >= scaleUpTicks && n < p.max:
+		p.cool, p.high = scaleCooldown, 0
+		return n + 1, "load"
+	case p.low >= scaleDownTicks && n > p.min:
+		p.cool, p.low = scaleCooldown, 0
+		return n - 1, "idle"
+	case n < p.min:
+		return p.min, "min_workers"
+	case n > p.max:
+		return p.max, "max_workers"
+	}
+	return n, ""
 }
 
 // rebalance applies the range, move and source rules (file comment).
