@@ -126,7 +126,8 @@ func (e *ddEnv) open() {
 	if e.hub, err = connector.NewLogHub(st); err != nil {
 		e.t.Fatal(err)
 	}
-	e.x = New(Config{Store: st, Env: connector.Env{Store: st, Logs: e.hub, Clock: e.clock}, DefaultParallelism: 1})
+	// The autoscaler is off: these files pin the ranges they print.
+	e.x = New(Config{Store: st, Env: connector.Env{Store: st, Logs: e.hub, Clock: e.clock}, DefaultParallelism: 1, Scale: ScaleConfig{Off: true}})
 }
 
 // close stops every job and closes the store.
