@@ -247,33 +247,41 @@ func (j *Job) setupStage(st *stageRT, workers int) error {
 		return err
 	}
 	n := 0
+	haveTable := false
 	if ok && len(v) == 4 {
 		n = int(binary.BigEndian.Uint32(v))
 		tv, ok, err := store.Get(tkey)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return errCorruptUnits
+		if ok {
+			if st.table, err = decodeUnitTable(tv); err != nil {
+				return err
+			}
+			haveTable = true
 		}
-		if st.table, err = decodeUnitTable(tv); err != nil {
-			return err
-		}
-	} else {
+		// No table (a snapshot restored without source positions): the
+		// stage starts over with the default table.
+	}
+	if !haveTable {
 		// First start.
 		if st.source != nil {
-			n = st.source.Partitions(want)
+			if n == 0 {
+				n = st.source.Partitions(want)
+			}
 			if n < 1 {
 				n = 1
 			}
 			for p := 0; p < n; p++ {
 				st.table.Units = append(st.table.Units, unit{ID: uint32(p), Part: int32(p), Hi: -1, Worker: int32(p % workers)})
 			}
-		} else {
+		} else if n == 0 {
 			n = defaultBuckets
 			if st.plan.Parallelism == 1 && j.plan.Options.Parallelism != 1 {
 				n = 1 // one global key: nothing to split
 			}
+		}
+		if st.source == nil {
 			ranges := min(max(want, 1), n)
 			for i := 0; i < ranges; i++ {
 				st.table.Units = append(st.table.Units, unit{ID: uint32(i), Part: -1,

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/binary"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -276,9 +277,22 @@ func (c *Capture) Export(ctx context.Context, id uint64, withSource bool) (Snaps
 		lo := nsKey(prefix, j.meta.StateNS, 0)
 		err := scanView(c.snap, lo, state.PrefixEnd(lo), func(k, v []byte) error {
 			rest := k[9:]
-			if !withSource && prefix == metaPrefix && len(rest) >= 3 && rest[0] == metaWorker &&
-				sourceStage[binary.BigEndian.Uint16(rest[1:3])] {
-				return nil
+			// Without source positions, a source stage starts over: its
+			// units' progress is left out and its unit table restarts with
+			// one whole range per partition, under fresh unit ids (queue
+			// entries the old units produced may still be in flight).
+			if !withSource && prefix == metaPrefix && len(rest) >= 3 && sourceStage[binary.BigEndian.Uint16(rest[1:3])] {
+				switch rest[0] {
+				case metaWorker:
+					return nil
+				case metaUnits:
+					t, err := decodeUnitTable(v)
+					if err != nil {
+						return err
+					}
+					t = restartSourceUnits(t)
+					v = t.encode()
+				}
 			}
 			key := make([]byte, 0, len(base)+1+len(rest))
 			key = append(append(append(key, base...), prefix), rest...)
@@ -450,3 +464,23 @@ func (w *bulkWriter) finish() error {
 }
 
 func (w *bulkWriter) abort() { w.b.Close() }
+
+// restartSourceUnits is a source stage's unit table started over: one
+// range per partition, whole, under ids not used before.
+func restartSourceUnits(t unitTable) unitTable {
+	parts := map[int32]int32{}
+	var order []int32
+	for _, u := range t.Units {
+		if _, ok := parts[u.Part]; !ok {
+			parts[u.Part] = u.Worker
+			order = append(order, u.Part)
+		}
+	}
+	sort.Slice(order, func(a, b int) bool { return order[a] < order[b] })
+	out := unitTable{NextID: t.NextID}
+	for _, p := range order {
+		out.Units = append(out.Units, unit{ID: out.NextID, Part: p, Hi: -1, Worker: parts[p]})
+		out.NextID++
+	}
+	return out
+}
