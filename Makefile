@@ -24,15 +24,21 @@ lint:
 # profile per query to $NEXMARK_PROFILE_DIR (default /tmp).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./engine/
+	# Executor: fingerprint admission, and the autoscaler's worker count
+	# over a load that rises and falls (a table on stdout).
+	$(GO) test -run '^$$' -bench AutoscaleLoadCurve -benchtime 1x ./executor/
+	$(GO) test -run '^$$' -bench FingerprintAdmit -benchmem ./executor/
 	$(GO) test -run '^$$' -bench . -benchmem ./connector/ ./expr/ ./state/
 	# weir serve under load: 64 pgx connections, point SELECTs and INSERTs for 60 s.
 	$(GO) test -count=1 -v -run '^TestLoad$$' ./server/ -load 60s
 	$(GO) test -run '^$$' -bench Nexmark -benchtime 1x -timeout 30m ./nexmark/
 
-# The randomized oracle and crash tests at full size: many seeds, 50,000
+# The randomized oracle and crash tests at full size: many seeds (also of
+# chaos mode: random splits, merges and moves of key ranges), 50,000
 # simulated crash images (executor), a million events through real weir
-# processes killed with SIGKILL (crashtest). -stress reaches only the
+# processes killed with SIGKILL (crashtest), also mid-reconfiguration, and
+# a million records with malformed ones of every kind. -stress reaches only the
 # packages that define it (a test binary rejects flags it does not know).
 STRESS_PKGS := $(shell grep -rl --include='*_test.go' '"stress"' . | xargs -n1 dirname | sort -u)
 stress: build
-	$(GO) test -count=1 -run 'Oracle|Crash' -timeout 60m $(STRESS_PKGS) -args -stress
+	$(GO) test -count=1 -run 'Oracle|Crash|BadInput|Rebalance' -timeout 60m $(STRESS_PKGS) -args -stress
