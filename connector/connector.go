@@ -163,6 +163,13 @@ type Reader interface {
 	Close() error
 }
 
+// BacklogReader is a Reader that knows how many records wait to be read
+// (the log: published minus read). The autoscaler counts it as load.
+type BacklogReader interface {
+	// Backlog is called by the goroutine that calls Read.
+	Backlog() int64
+}
+
 // Sink receives a job's committed output rows.
 type Sink interface {
 	Write(rows []datum.Row) error // called after the bundle holding these rows committed

@@ -375,6 +375,15 @@ type logReader struct {
 
 var errStopScan = errors.New("stop")
 
+// Backlog is the number of records published and not yet read (an
+// upper bound: abandoned appends leave gaps).
+func (r *logReader) Backlog() int64 {
+	r.ls.mu.Lock()
+	pub := r.ls.published
+	r.ls.mu.Unlock()
+	return max(0, pub-r.pos)
+}
+
 func (r *logReader) Read(buf []Record, max int) ([]Record, bool, error) {
 	r.ls.mu.Lock()
 	pub, low, dropped := r.ls.published, r.ls.low, r.ls.dropped

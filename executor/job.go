@@ -588,7 +588,7 @@ type RangeStatus struct {
 	Partition int    // source: the partition (-1 for key ranges)
 	Events    int64  // records processed in this process's lifetime
 	Rate      int64  // records/s over the autoscaler's last interval
-	Backlog   int    // keyed: rows waiting in its buckets
+	Backlog   int    // rows waiting: in its buckets (keyed), in the source (log sources)
 	Hot       bool   // a one-bucket range saturating its worker: a hot key
 	Done      bool
 	Watermark int64
@@ -623,6 +623,9 @@ func (j *Job) Status() Status {
 				Events: w.processed.Load(), Rate: w.rate.Load(), Hot: w.hot.Load(), Done: !liveUnit(w), Watermark: w.pubWM.Load()}
 			if st.source != nil {
 				rs.Partition = w.part
+				if liveUnit(w) {
+					rs.Backlog = int(w.srcBacklog.Load())
+				}
 			} else {
 				rs.Buckets = [2]int{w.b0, w.b1}
 				rs.Backlog = w.pending()

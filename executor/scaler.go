@@ -206,6 +206,8 @@ func (s *scaler) measure() (load map[*worker]float64, util float64, backlog int)
 			load[w] = bz
 			if st.source == nil {
 				backlog += w.pending()
+			} else if liveUnit(w) {
+				backlog += int(w.srcBacklog.Load())
 			}
 			w.hot.Store(st.source == nil && w.b1-w.b0 == 1 && bz > 0.9*iv)
 		}

@@ -25,17 +25,18 @@ type worker struct {
 	b0, b1 int // keyed: the buckets [b0, b1)
 	part   int // source: the partition
 
-	slot      atomic.Pointer[workerSlot]
-	held      *workerSlot // the worker held for the current bundle
-	heldAt    time.Time
-	busy      atomic.Int64  // nanos holding a worker
-	retireCh  chan struct{} // closed to retire the unit (ranges.go)
-	exited    chan struct{} // closed when run returns
-	exitErr   error
-	space     chan struct{} // signalled when the unit takes its inbox
-	rate      atomic.Int64  // records/s over the last scaler interval
-	pubOffset atomic.Int64  // source: the committed offset
-	hot       atomic.Bool   // a one-bucket range saturating its worker
+	slot       atomic.Pointer[workerSlot]
+	held       *workerSlot // the worker held for the current bundle
+	heldAt     time.Time
+	busy       atomic.Int64  // nanos holding a worker
+	retireCh   chan struct{} // closed to retire the unit (ranges.go)
+	exited     chan struct{} // closed when run returns
+	exitErr    error
+	space      chan struct{} // signalled when the unit takes its inbox
+	rate       atomic.Int64  // records/s over the last scaler interval
+	pubOffset  atomic.Int64  // source: the committed offset
+	srcBacklog atomic.Int64  // source: records waiting in the source after the last bundle
+	hot        atomic.Bool   // a one-bucket range saturating its worker
 
 	meta workerMeta // last committed progress
 	ops  []operator
@@ -405,6 +406,9 @@ func (w *worker) runSource() error {
 		}
 		if err := w.commit(wm, natural); err != nil {
 			return err
+		}
+		if br, ok := w.reader.(connector.BacklogReader); ok {
+			w.srcBacklog.Store(br.Backlog())
 		}
 		if w.meta.Done {
 			return nil
