@@ -75,6 +75,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -406,9 +407,30 @@ type DedupStats struct {
 	Admitted int64
 }
 
+// retiredDedup holds the fingerprinting counters of units retired by
+// reconfigurations, so that DedupStats still counts them.
+type retiredDedup struct {
+	sync.Mutex
+	s DedupStats
+}
+
+func (r *retiredDedup) add(d *dedup) {
+	if d == nil {
+		return
+	}
+	r.Lock()
+	r.s.Dropped += d.dropped.Load()
+	r.s.Admitted += d.admitted.Load()
+	r.s.Maybes += d.maybes.Load()
+	r.s.FalsePositives += d.falsePo.Load()
+	r.Unlock()
+}
+
 // DedupStats sums the job's fingerprinting counters (this process only).
 func (j *Job) DedupStats() DedupStats {
-	var s DedupStats
+	j.retiredDedup.Lock()
+	s := j.retiredDedup.s
+	j.retiredDedup.Unlock()
 	for _, st := range j.stages {
 		for _, w := range st.list() {
 			if w.dedup == nil {

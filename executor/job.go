@@ -60,7 +60,8 @@ type Job struct {
 		slots []*workerSlot
 		n     int // workers in use
 	}
-	reconfigs atomic.Int64 // reconfigurations done in this process
+	reconfigs    atomic.Int64 // reconfigurations done in this process
+	retiredDedup retiredDedup
 	// running counts the units' goroutines (and reconfigurations holding
 	// a place for their successors); unitsDone closes when it drops to 0.
 	running   atomic.Int32

@@ -318,6 +318,11 @@ func (j *Job) replace(r replacement) error {
 		<-o.exited
 		o.close()
 	}
+	for _, o := range r.olds {
+		if !keepFinishedUnit(o) {
+			j.retiredDedup.add(o.dedup)
+		}
+	}
 	if j.ctx.Err() != nil {
 		return errStopped
 	}
@@ -444,6 +449,10 @@ func (j *Job) replace(r replacement) error {
 	j.notifyProgress()
 	return nil
 }
+
+// keepFinishedUnit reports whether o finished by itself (it stays in the
+// stage's list; its counters are counted there).
+func keepFinishedUnit(o *worker) bool { return o.meta.Done || o.exitErr != errRetired }
 
 func keepFinished(finished []unit, o *worker) bool {
 	for _, u := range finished {
