@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/executor"
 )
 
 var (
@@ -411,6 +412,11 @@ func runSQLOracle(t *testing.T, seed int64) {
 		{name: "p3-small-cache", opts: Options{BundleSize: 37, Parallelism: 3, CacheBytes: 2048}},
 		{name: "random-one-stop", opts: Options{BundleSize: 1 + rng.Intn(300), Parallelism: 1 + rng.Intn(4), CacheBytes: cacheBytes[rng.Intn(4)]}, stops: 1},
 		{name: "random-two-stops", opts: Options{BundleSize: 1 + rng.Intn(40), Parallelism: 1 + rng.Intn(4), CacheBytes: cacheBytes[rng.Intn(4)]}, stops: 2},
+		// Chaos: a random split, merge or move of a key range, or a change
+		// of the worker count, every millisecond (source partitions stay
+		// whole: late drops are compared with an oracle of whole ones).
+		{name: "chaos", opts: Options{BundleSize: 1 + rng.Intn(60), Parallelism: 2, CacheBytes: cacheBytes[rng.Intn(4)],
+			Scale: executor.ScaleConfig{Chaos: true, ChaosSeed: seed, Interval: time.Millisecond, ChaosKeepSources: true}}, stops: 1},
 	}
 	for ci, c := range configs {
 		c.opts.DataDir = filepath.Join(dir, fmt.Sprintf("data%d", ci))
