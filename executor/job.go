@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/pgerr"
@@ -560,6 +561,8 @@ type Status struct {
 	// merges and moves done in this process.
 	Workers          int
 	Reconfigurations int64
+	// WorkerBusy is each worker's time running bundles in this process.
+	WorkerBusy []time.Duration
 }
 
 // StageStatus describes one stage.
@@ -591,14 +594,25 @@ type RangeStatus struct {
 	Rate      int64  // records/s over the autoscaler's last interval
 	Backlog   int    // rows waiting: in its buckets (keyed), in the source (log sources)
 	Hot       bool   // a one-bucket range saturating its worker: a hot key
-	Done      bool
-	Watermark int64
+	// Busy is the time the unit held its worker in this process (CPU time
+	// of its bundles, commits included). StateBytes estimates the on-disk
+	// size of its operators' state (Pebble's estimate over its spans;
+	// recent writes still in the memtable are not counted).
+	Busy       time.Duration
+	StateBytes int64
+	Done       bool
+	Watermark  int64
 }
 
 // Status returns the job's current status.
 func (j *Job) Status() Status {
 	s := Status{EventsIn: j.eventsIn.Load(), EventsOut: j.eventsOut.Load(), LateDropped: j.lateDropped.Load(), BadRecords: j.badRecords.Load(),
 		Workers: j.Workers(), Reconfigurations: j.reconfigs.Load()}
+	j.sl.Lock()
+	for i := 0; i < j.sl.n && i < len(j.sl.slots); i++ {
+		s.WorkerBusy = append(s.WorkerBusy, time.Duration(j.sl.slots[i].busy.Load()))
+	}
+	j.sl.Unlock()
 	s.State, s.Err = j.Outcome()
 	for _, st := range j.stages {
 		ss := StageStatus{ID: st.plan.ID, Name: st.plan.Name, Watermark: st.outputWM()}
@@ -630,7 +644,9 @@ func (j *Job) Status() Status {
 			} else {
 				rs.Buckets = [2]int{w.b0, w.b1}
 				rs.Backlog = w.pending()
+				rs.StateBytes = j.stateBytesOf(st, w)
 			}
+			rs.Busy = time.Duration(w.busy.Load())
 			ss.Ranges = append(ss.Ranges, rs)
 		}
 		s.Stages = append(s.Stages, ss)
@@ -667,4 +683,20 @@ func (st *stageRT) wakeWorkers() {
 		default:
 		}
 	}
+}
+
+// stateBytesOf estimates the on-disk size of unit w's state.
+func (j *Job) stateBytesOf(st *stageRT, w *worker) int64 {
+	db := j.x.cfg.Store.DB()
+	var n int64
+	for _, op := range st.plan.Ops {
+		if !op.Stateful() {
+			continue
+		}
+		lo, hi := state.StateSpan(j.meta.StateNS, op.OpName(), w.lo, w.hiExcl())
+		if v, err := db.EstimateDiskUsage(lo, hi); err == nil {
+			n += int64(v)
+		}
+	}
+	return n
 }
