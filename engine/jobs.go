@@ -219,7 +219,8 @@ func (s *Session) explain(ctx context.Context, n *sql.Explain) (*Result, error) 
 // stage, every unit (a key range: its hash bounds and buckets; a source
 // range: its partition) with its owning worker, events processed in this
 // process, rate over the autoscaler's last interval (the same figure as
-// weir_key_ranges.events_per_second), backlog (keyed units), a HOT marker
+// weir_key_ranges.events_per_second), backlog (rows waiting in its buckets
+// or unread in its log source), a HOT marker
 // for a one-bucket range saturating its worker, and its watermark.
 func (e *Engine) explainRuntime(rj *executor.Job) string {
 	st := rj.Status()
@@ -236,10 +237,7 @@ func (e *Engine) explainRuntime(rj *executor.Job) string {
 			} else {
 				fmt.Fprintf(&b, "  buckets %s", bucketsText(r.Buckets))
 			}
-			fmt.Fprintf(&b, "  worker %d  events %d  rate %.0f/s", r.Worker, r.Events, e.unitRate(r, elapsed))
-			if r.Partition < 0 {
-				fmt.Fprintf(&b, "  backlog %d", r.Backlog)
-			}
+			fmt.Fprintf(&b, "  worker %d  events %d  rate %.0f/s  backlog %d", r.Worker, r.Events, e.unitRate(r, elapsed), r.Backlog)
 			if r.Hot {
 				b.WriteString("  HOT")
 			}

@@ -129,7 +129,7 @@ func (e *Engine) registerSystemTables() {
 	e.RegisterVirtualTable(VirtualTable{Name: "weir_key_ranges",
 		Columns: cols("job", str, "job_id", i64, "stage", str, "range_start", str, "range_end", str, "worker", i64, "events_per_second", datum.TypeFloat8,
 			"events", i64, "watermark", str, "unit", i64, "buckets", str, "partition", i64, "backlog", i64, "hot", b, "done", b),
-		Rows:    func(e *Engine) ([]datum.Row, error) { return e.rangeRows(), nil }})
+		Rows: func(e *Engine) ([]datum.Row, error) { return e.rangeRows(), nil }})
 	e.RegisterVirtualTable(VirtualTable{Name: "weir_snapshots",
 		Columns: cols("name", str, "job", str, "job_id", i64, "with_source", b, "created_at", tsT, "bytes", i64, "operators", str),
 		Rows: func(e *Engine) ([]datum.Row, error) {
@@ -211,7 +211,9 @@ func (e *Engine) operatorRows() []datum.Row {
 // rangeRows lists every unit of every live job (executor.RangeStatus),
 // finished ones too (done = true): a key range of a keyed stage or a
 // partition range of a source stage, its owning worker, its load and its
-// watermark.
+// watermark. backlog is the rows waiting: in a key range's buckets, or
+// published and not yet read from a log source (0 for sources that cannot
+// tell).
 //
 // events_per_second is the unit's rate over the autoscaler's last
 // measurement interval (RangeStatus.Rate). Before the job has run one
@@ -225,17 +227,16 @@ func (e *Engine) rangeRows() []datum.Row {
 		elapsed := float64(e.Now()-rj.StartedAt()) / 1e6
 		for _, st := range rj.Status().Stages {
 			for _, r := range st.Ranges {
-				buckets, part, backlog := datum.Null, datum.Null, datum.Null
+				buckets, part := datum.Null, datum.Null
 				if r.Partition >= 0 {
 					part = datum.NewInt(int64(r.Partition))
 				} else {
 					buckets = datum.NewString(bucketsText(r.Buckets))
-					backlog = datum.NewInt(int64(r.Backlog))
 				}
 				rows = append(rows, datum.Row{datum.NewString(m.Name), datum.NewInt(int64(m.ID)), datum.NewString(st.Name),
 					datum.NewString(fmt.Sprintf("%016x", r.Lo)), datum.NewString(fmt.Sprintf("%016x", r.Hi)), datum.NewInt(int64(r.Worker)),
 					datum.NewFloat(e.unitRate(r, elapsed)), datum.NewInt(r.Events), datum.NewString(FormatWatermark(r.Watermark)),
-					datum.NewInt(int64(r.Unit)), buckets, part, backlog, datum.NewBool(r.Hot), datum.NewBool(r.Done)})
+					datum.NewInt(int64(r.Unit)), buckets, part, datum.NewInt(int64(r.Backlog)), datum.NewBool(r.Hot), datum.NewBool(r.Done)})
 			}
 		}
 	}

@@ -27,7 +27,7 @@ var kindOrder = map[string]int{"table": 0, "source": 1, "sink": 2, "job": 3}
 var systemTables = map[string][]string{
 	"weir_jobs":         {"name", "job_id", "state", "started_at", "ended_at", "events_in", "events_out", "late_dropped"},
 	"weir_operators":    {"job", "job_id", "stage", "operator", "stateful", "watermark", "state_bytes"},
-	"weir_key_ranges":   {"job", "job_id", "stage", "range_start", "range_end", "worker", "events_per_second"},
+	"weir_key_ranges":   {"job", "job_id", "stage", "range_start", "range_end", "worker", "events_per_second", "events", "watermark", "unit", "buckets", "partition", "backlog", "hot", "done"},
 	"weir_snapshots":    {"name", "job", "job_id", "with_source", "created_at", "bytes", "operators"},
 	"weir_dead_letters": {"job", "job_id", "source", "position", "raw", "error", "time"},
 }
