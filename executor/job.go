@@ -596,8 +596,9 @@ type RangeStatus struct {
 	Hot       bool   // a one-bucket range saturating its worker: a hot key
 	// Busy is the time the unit held its worker in this process (CPU time
 	// of its bundles, commits included). StateBytes estimates the on-disk
-	// size of its operators' state (Pebble's estimate over its spans;
-	// recent writes still in the memtable are not counted).
+	// size of its operators' state (Pebble's estimate over its spans,
+	// refreshed by the autoscaler about once a second; recent writes still
+	// in the memtable are not counted).
 	Busy       time.Duration
 	StateBytes int64
 	Done       bool
@@ -635,7 +636,7 @@ func (j *Job) Status() Status {
 		ss.Buckets = st.nb
 		for _, w := range st.list() {
 			rs := RangeStatus{Unit: w.idx, Worker: w.slot.Load().idx, Lo: w.lo, Hi: w.hi, Partition: -1,
-				Events: w.processed.Load(), Rate: w.rate.Load(), Hot: w.hot.Load(), Done: !liveUnit(w), Watermark: w.pubWM.Load()}
+				Events: w.processed.Load(), Rate: w.rate.Load(), Hot: w.hot.Load(), Done: unitFinished(w), Watermark: w.pubWM.Load()}
 			if st.source != nil {
 				rs.Partition = w.part
 				if liveUnit(w) {
@@ -644,7 +645,7 @@ func (j *Job) Status() Status {
 			} else {
 				rs.Buckets = [2]int{w.b0, w.b1}
 				rs.Backlog = w.pending()
-				rs.StateBytes = j.stateBytesOf(st, w)
+				rs.StateBytes = w.stateBytes.Load()
 			}
 			rs.Busy = time.Duration(w.busy.Load())
 			ss.Ranges = append(ss.Ranges, rs)

@@ -137,8 +137,21 @@ func decodeUnitTable(b []byte) (unitTable, error) {
 type workerSlot struct {
 	idx int
 	sem chan struct{}
-	// busy is the injected clock's time spent running bundles (nanos).
-	busy atomic.Int64
+	// busy is the injected clock's time spent running bundles (nanos),
+	// charged when a bundle gives the worker back; heldAt is when the
+	// running bundle took it (unix nanos, 0 when free), so a measurement
+	// can count a long bundle still running.
+	busy   atomic.Int64
+	heldAt atomic.Int64
+}
+
+// busyNow is the worker's busy time including the running bundle's.
+func (s *workerSlot) busyNow(now int64) int64 {
+	b := s.busy.Load()
+	if h := s.heldAt.Load(); h != 0 && now > h {
+		b += now - h
+	}
+	return b
 }
 
 func newWorkerSlot(idx int) *workerSlot {
@@ -158,6 +171,9 @@ func (w *worker) acquire() {
 	}
 	w.held = s
 	w.heldAt = w.job.x.cfg.Env.Clock.Now()
+	at := w.heldAt.UnixNano()
+	s.heldAt.Store(at)
+	w.heldAtNano.Store(at)
 }
 
 // release gives the worker back, charging the time it was held.
@@ -169,8 +185,19 @@ func (w *worker) release() {
 	d := int64(w.job.x.cfg.Env.Clock.Now().Sub(w.heldAt))
 	s.busy.Add(d)
 	w.busy.Add(d)
+	s.heldAt.Store(0)
+	w.heldAtNano.Store(0)
 	w.held = nil
 	<-s.sem
+}
+
+// busyNow is the unit's busy time including its running bundle's.
+func (w *worker) busyNow(now int64) int64 {
+	b := w.busy.Load()
+	if h := w.heldAtNano.Load(); h != 0 && now > h {
+		b += now - h
+	}
+	return b
 }
 
 // list returns the stage's current units' runners.
@@ -435,8 +462,8 @@ func (j *Job) replace(r replacement) error {
 		}
 	}
 	list = append(list, runners...)
-	st.setList(list)
 	j.reconfigs.Add(1)
+	st.setList(list)
 	j.x.cfg.Logf("job %s: %s", j.meta.Name, r.what)
 	for _, w := range runners {
 		started++

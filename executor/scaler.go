@@ -44,6 +44,7 @@ import (
 const (
 	scaleUpUtil    = 0.75
 	scaleDownUtil  = 0.25
+	backlogUtil    = 0.5
 	scaleUpTicks   = 3
 	scaleDownTicks = 5
 	scaleCooldown  = 3
@@ -77,14 +78,16 @@ type ScaleEvent struct {
 }
 
 type scaler struct {
-	j        *Job
-	auto     bool
-	min, max int
-	rng      *rand.Rand
-	prev     map[*worker]unitSample
-	prevSlot map[*workerSlot]int64
-	policy   workerPolicy
-	mu       struct {
+	j         *Job
+	auto      bool
+	min, max  int
+	rng       *rand.Rand
+	prev      map[*worker]unitSample
+	prevSlot  map[*workerSlot]int64
+	policy    workerPolicy
+	last      time.Time // the last measurement
+	lastSizes time.Time // the last state-size estimate
+	mu        struct {
 		sync.Mutex
 		history []ScaleEvent
 	}
@@ -175,6 +178,17 @@ func (j *Job) ScaleHistory() []ScaleEvent {
 // Reconfigurations is the number of splits, merges and moves done.
 func (j *Job) Reconfigurations() int64 { return j.reconfigs.Load() }
 
+// unitFinished reports whether w ended by itself (not for a
+// reconfiguration: a retiring unit is about to be replaced).
+func unitFinished(w *worker) bool {
+	select {
+	case <-w.exited:
+		return w.exitErr != errRetired
+	default:
+		return false
+	}
+}
+
 // liveUnit reports whether w still runs (not finished, not retired).
 func liveUnit(w *worker) bool {
 	select {
@@ -185,29 +199,48 @@ func liveUnit(w *worker) bool {
 	}
 }
 
-// measure updates every unit's rate and returns per-unit loads (busy
-// nanos, or events when the clock shows no busy time) and the workers'
-// mean utilization.
-func (s *scaler) measure() (load map[*worker]float64, util float64, backlog int) {
+// measure updates every unit's rate, busy share and state size, and
+// returns per-unit loads (busy time, including bundles still running; or
+// records when the clock shows no busy time, as a manual clock does), the
+// workers' mean utilization over the time since the last measurement, and
+// the rows waiting in keyed stages' inboxes and in sources.
+func (s *scaler) measure() (load map[*worker]float64, util float64, keyedBacklog, srcBacklog int) {
 	j := s.j
+	now := j.x.cfg.Env.Clock.Now()
+	nowN := now.UnixNano()
 	iv := float64(s.interval())
+	if !s.last.IsZero() {
+		if d := now.Sub(s.last); d > 0 {
+			iv = float64(d)
+		}
+	}
+	s.last = now
+	sizes := s.lastSizes.IsZero() || now.Sub(s.lastSizes) >= time.Second
+	if sizes {
+		s.lastSizes = now
+	}
 	load = map[*worker]float64{}
-	var busyTotal, evTotal float64
+	var busyTotal float64
 	next := map[*worker]unitSample{}
 	for _, st := range j.stages {
 		for _, w := range st.list() {
-			cur := unitSample{events: w.processed.Load(), busy: w.busy.Load()}
-			p := s.prev[w]
+			cur := unitSample{events: w.processed.Load(), busy: w.busyNow(nowN)}
+			p, seen := s.prev[w]
+			if !seen {
+				p = unitSample{events: cur.events, busy: cur.busy}
+			}
 			ev, bz := float64(cur.events-p.events), float64(cur.busy-p.busy)
 			next[w] = cur
 			w.rate.Store(int64(ev * float64(time.Second) / iv))
 			busyTotal += bz
-			evTotal += ev
 			load[w] = bz
 			if st.source == nil {
-				backlog += w.pending()
+				keyedBacklog += w.pending()
+				if sizes && liveUnit(w) {
+					w.stateBytes.Store(j.stateBytesOf(st, w))
+				}
 			} else if liveUnit(w) {
-				backlog += int(w.srcBacklog.Load())
+				srcBacklog += int(w.srcBacklog.Load())
 			}
 			w.hot.Store(st.source == nil && w.b1-w.b0 == 1 && bz > 0.9*iv)
 		}
@@ -215,12 +248,7 @@ func (s *scaler) measure() (load map[*worker]float64, util float64, backlog int)
 	s.prev = next
 	if busyTotal == 0 {
 		for w := range load {
-			load[w] = float64(next[w].events - 0)
-		}
-		for _, st := range j.stages {
-			for _, w := range st.list() {
-				load[w] = float64(w.rate.Load())
-			}
+			load[w] = float64(w.rate.Load())
 		}
 	}
 	n := j.Workers()
@@ -229,27 +257,31 @@ func (s *scaler) measure() (load map[*worker]float64, util float64, backlog int)
 	j.sl.Unlock()
 	var used float64
 	for _, sl := range slots {
-		b := sl.busy.Load()
-		used += float64(b - s.prevSlot[sl])
+		b := sl.busyNow(nowN)
+		if p, ok := s.prevSlot[sl]; ok {
+			used += float64(b - p)
+		}
 		s.prevSlot[sl] = b
 	}
 	if n > 0 {
 		util = used / (iv * float64(n))
 	}
-	_ = evTotal
-	return load, util, backlog
+	return load, util, keyedBacklog, srcBacklog
 }
 
 // tick measures and applies the policy (or one chaos operation).
 func (s *scaler) tick() error {
-	load, util, backlog := s.measure()
+	load, util, keyed, src := s.measure()
 	if s.rng != nil {
 		return s.chaos()
 	}
 	j := s.j
 	n := j.Workers()
 	if s.auto {
-		next, reason := s.policy.decide(n, util, backlog > j.x.cfg.MaxPending/2, backlog == 0)
+		// Behind: inboxes past half the backpressure limit, or more than
+		// two bundles waiting in a source.
+		behind := keyed > j.x.cfg.MaxPending/2 || src > 2*j.x.cfg.BundleSize
+		next, reason := s.policy.decide(n, util, behind, keyed+src == 0)
 		if next != n {
 			n = next
 			j.setWorkers(n)
@@ -268,10 +300,13 @@ type workerPolicy struct {
 
 // decide returns the worker count for the next interval and why it
 // changed: up by one after scaleUpTicks busy intervals (utilization over
-// scaleUpUtil or a large backlog), down by one after scaleDownTicks idle
-// ones (utilization under scaleDownUtil and no backlog), nothing for
-// scaleCooldown intervals after a change, always within min..max.
-func (p *workerPolicy) decide(n int, util float64, backlogHigh, noBacklog bool) (int, string) {
+// scaleUpUtil, or input piling up while the workers are over
+// backlogUtil busy: a backlog that idle workers leave is a bottleneck more
+// workers would not relieve, such as one unsplittable source partition),
+// down by one after scaleDownTicks idle ones (utilization under
+// scaleDownUtil and no backlog); the scaleCooldown intervals after a change
+// change nothing and start no streak; always within min..max.
+func (p *workerPolicy) decide(n int, util float64, behind, noBacklog bool) (int, string) {
 	if p.cool > 0 {
 		// The intervals right after a change measure the transition: they
 		// count for nothing.
@@ -279,7 +314,7 @@ func (p *workerPolicy) decide(n int, util float64, backlogHigh, noBacklog bool) 
 		p.high, p.low = 0, 0
 		return n, ""
 	}
-	if util > scaleUpUtil || backlogHigh {
+	if util > scaleUpUtil || (behind && util > backlogUtil) {
 		p.high++
 	} else {
 		p.high = 0
@@ -312,7 +347,7 @@ func (s *scaler) rebalance(load map[*worker]float64, n int) error {
 	for _, st := range j.stages {
 		for _, w := range st.list() {
 			if int(w.unit.Worker) >= n && liveUnit(w) {
-				to := leastLoaded(wl, n)
+				to := s.leastLoaded(wl, n)
 				wl[to] += load[w]
 				if err := j.moveUnit(w, to); err != nil {
 					return err
@@ -349,7 +384,7 @@ func (s *scaler) rebalance(load map[*worker]float64, n int) error {
 		}
 		if busiest.b1-busiest.b0 >= 2 && (len(ws) < n || (n > 1 && total > 0 && load[busiest] > hotFactor*fair)) {
 			wl = s.workerLoads(load, n)
-			if err := j.splitRange(busiest, (busiest.b0+busiest.b1)/2, leastLoaded(wl, n)); err != nil {
+			if err := j.splitRange(busiest, (busiest.b0+busiest.b1)/2, s.leastLoaded(wl, n)); err != nil {
 				return err
 			}
 			continue
@@ -373,6 +408,31 @@ func (s *scaler) rebalance(load map[*worker]float64, n int) error {
 					return err
 				}
 				continue
+			}
+		}
+	}
+	// A worker that owns nothing takes a unit from one that owns several.
+	if count := s.unitCounts(n); n > 1 {
+		empty, most := -1, 0
+		for i := 0; i < n; i++ {
+			if count[i] == 0 && empty < 0 {
+				empty = i
+			}
+			if count[i] > count[most] {
+				most = i
+			}
+		}
+		if empty >= 0 && count[most] >= 2 {
+			var pick *worker
+			for _, st := range j.stages {
+				for _, w := range liveUnits(st) {
+					if int(w.unit.Worker) == most && (pick == nil || load[w] > load[pick]) {
+						pick = w
+					}
+				}
+			}
+			if pick != nil {
+				return j.moveUnit(pick, empty)
 			}
 		}
 	}
@@ -467,14 +527,31 @@ func (s *scaler) workerLoads(load map[*worker]float64, n int) []float64 {
 	return wl
 }
 
-func leastLoaded(wl []float64, n int) int {
+// leastLoaded is the worker with the least load, among equals the one
+// owning the fewest live units (so new workers get work even before any
+// load is measured).
+func (s *scaler) leastLoaded(wl []float64, n int) int {
+	count := s.unitCounts(n)
 	best := 0
 	for i := 0; i < n && i < len(wl); i++ {
-		if wl[i] < wl[best] {
+		if wl[i] < wl[best] || (wl[i] == wl[best] && count[i] < count[best]) {
 			best = i
 		}
 	}
 	return best
+}
+
+// unitCounts counts the live units each worker owns.
+func (s *scaler) unitCounts(n int) []int {
+	count := make([]int, max(n, 1))
+	for _, st := range s.j.stages {
+		for _, w := range liveUnits(st) {
+			if i := int(w.unit.Worker); i < n {
+				count[i]++
+			}
+		}
+	}
+	return count
 }
 
 func liveUnits(st *stageRT) []*worker {

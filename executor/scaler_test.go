@@ -20,8 +20,10 @@ func TestWorkerPolicy(t *testing.T) {
 			switch c {
 			case 'H':
 				u = 0.95
-			case 'B': // busy by backlog alone
-				u, backlog = 0.5, true
+			case 'B': // input piling up while the workers are fairly busy
+				u, backlog = 0.6, true
+			case 'b': // input piling up with idle workers: a bottleneck more workers would not relieve
+				u, backlog = 0.3, true
 			case 'M':
 				u = 0.5
 			case 'L':
@@ -41,6 +43,7 @@ func TestWorkerPolicy(t *testing.T) {
 		// Three busy intervals per step, then three of cooldown.
 		{1, 4, 1, "HHHHHHHHHHHHHHHHHHHH", "11222222333333444444"},
 		{1, 4, 1, "BBBBBBBB", "11222222"},
+		{1, 4, 1, "bbbbbbbb", "11111111"},
 		// Five idle intervals per step down, cooldown in between.
 		{1, 4, 4, "LLLLLLLLLLLLLLLLLLLLLLLLLL", "44443333333322222222111111"},
 		// Flapping load: never three busy or five idle in a row.

@@ -29,6 +29,8 @@ type worker struct {
 	held       *workerSlot // the worker held for the current bundle
 	heldAt     time.Time
 	busy       atomic.Int64  // nanos holding a worker
+	heldAtNano atomic.Int64  // when the running bundle took its worker (0: none)
+	stateBytes atomic.Int64  // estimated state size, refreshed by the autoscaler
 	retireCh   chan struct{} // closed to retire the unit (ranges.go)
 	exited     chan struct{} // closed when run returns
 	exitErr    error
