@@ -13,6 +13,40 @@ import (
 	"github.com/weir-sql/weir/state"
 )
 
+const sec = int64(1_000_000)
+
+// logWindowJob is the oracle tests' windowed job reading a log source, on
+// a store in a temporary directory (closed by the test's cleanup).
+type logWindowJob struct {
+	st   *state.Store
+	hub  *connector.LogHub
+	plan *planner.JobPlan
+	x    *Executor
+}
+
+func newLogWindowJob(t testing.TB, delay int64, tune func(*planner.JobPlan, *Config)) *logWindowJob {
+	dir := t.TempDir()
+	st, err := state.Open(filepath.Join(dir, "store"), state.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub, err := connector.NewLogHub(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := windowJob("", planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec}, delay, 99, 0)
+	src := plan.Stages[0].Source
+	src.Connector, src.Options, src.Bounded = "log", map[string]string{"connector": "log"}, false
+	cfg := Config{Store: st, Env: connector.Env{Store: st, Logs: hub, Clock: connector.SystemClock(), BaseDir: dir}}
+	tune(plan, &cfg)
+	x := New(cfg)
+	t.Cleanup(func() {
+		x.Close()
+		st.Close()
+	})
+	return &logWindowJob{st: st, hub: hub, plan: plan, x: x}
+}
+
 // fingerprintFootprint returns the keys and bytes of namespace ns's
 // fingerprint store.
 func fingerprintFootprint(t testing.TB, st *state.Store, ns uint64) (keys, bytes int64) {
@@ -35,26 +69,14 @@ func fingerprintFootprint(t testing.TB, st *state.Store, ns uint64) (keys, bytes
 // fingerprint per record in flight (records whose entries' fingerprints
 // are still kept).
 func TestFingerprintStorageBounded(t *testing.T) {
-	dir := t.TempDir()
-	st, err := state.Open(filepath.Join(dir, "store"), state.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	hub, err := connector.NewLogHub(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const sec = int64(1_000_000)
-	plan := windowJob("", planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec}, 2*sec, 99, 0)
-	src := plan.Stages[0].Source
-	src.Connector, src.Options, src.Bounded = "log", map[string]string{"connector": "log"}, false
-	plan.Options.Parallelism = 2
-	plan.Stages[1].Parallelism = 2
 	const sliceBundles = 16
-	x := New(Config{Store: st, Env: connector.Env{Store: st, Logs: hub, Clock: connector.SystemClock(), BaseDir: dir},
-		BundleSize: 256, hooks: &testHooks{sliceBundles: sliceBundles}, Scale: ScaleConfig{Off: true}})
-	defer x.Close()
+	lj := newLogWindowJob(t, 2*sec, func(plan *planner.JobPlan, cfg *Config) {
+		plan.Options.Parallelism = 2
+		plan.Stages[1].Parallelism = 2
+		cfg.BundleSize, cfg.hooks, cfg.Scale = 256, &testHooks{sliceBundles: sliceBundles}, ScaleConfig{Off: true}
+	})
+	st, hub, plan, x := lj.st, lj.hub, lj.plan, lj.x
+	src := plan.Stages[0].Source
 	const ns = 11
 	j, err := x.Start(plan, JobMeta{Name: "fp", ID: 1, StateNS: ns})
 	if err != nil {

@@ -2,16 +2,13 @@ package executor
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/planner"
-	"github.com/weir-sql/weir/state"
 )
 
 // BenchmarkAutoscaleLoadCurve feeds a windowed job from a log source with a
@@ -28,25 +25,12 @@ func BenchmarkAutoscaleLoadCurve(b *testing.B) {
 }
 
 func runLoadCurve(b *testing.B) {
-	dir := b.TempDir()
-	st, err := state.Open(filepath.Join(dir, "store"), state.Options{NoSync: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	hub, err := connector.NewLogHub(st)
-	if err != nil {
-		b.Fatal(err)
-	}
-	const sec = int64(1_000_000)
-	plan := windowJob("", planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec}, 5*sec, 99, 0)
-	src := plan.Stages[0].Source
-	src.Connector, src.Options, src.Bounded = "log", map[string]string{"connector": "log"}, false
-	plan.Options.MinWorkers, plan.Options.MaxWorkers = 1, 4
-	x := New(Config{Store: st, Env: connector.Env{Store: st, Logs: hub, Clock: connector.SystemClock(), BaseDir: dir},
-		DefaultParallelism: 1, BundleSize: 4096, Scale: ScaleConfig{Interval: 200 * time.Millisecond}})
-	defer x.Close()
-	j, err := x.Start(plan, JobMeta{Name: "curve", ID: 1, StateNS: 9})
+	lj := newLogWindowJob(b, 5*sec, func(plan *planner.JobPlan, cfg *Config) {
+		plan.Options.MinWorkers, plan.Options.MaxWorkers = 1, 4
+		cfg.DefaultParallelism, cfg.BundleSize, cfg.Scale = 1, 4096, ScaleConfig{Interval: 200 * time.Millisecond}
+	})
+	hub, src := lj.hub, lj.plan.Stages[0].Source
+	j, err := lj.x.Start(lj.plan, JobMeta{Name: "curve", ID: 1, StateNS: 9})
 	if err != nil {
 		b.Fatal(err)
 	}

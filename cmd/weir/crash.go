@@ -37,37 +37,13 @@ func init() {
 			os.Exit(2)
 		}
 	}
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	var mu sync.Mutex
-	state.SetCommitHook(func(isAfter bool) {
-		p := before
-		if isAfter {
-			p = after
-		}
-		mu.Lock()
-		hit := rng.Float64() < p
-		mu.Unlock()
-		if hit {
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // never returns: the signal is on its way
-		}
-	})
+	state.SetCommitHook(killAtEdges(before, after, seed))
 }
 
-// reconfigureCrashHook kills the process around reconfiguration commits
-// with the probabilities of WEIR_CRASH_RECONF ("before=P,after=P" or "P");
-// nil when unset.
-var reconfigureCrashHook = func() func(after bool) {
-	spec := os.Getenv("WEIR_CRASH_RECONF")
-	if spec == "" {
-		return nil
-	}
-	before, after, err := parseCrashSpec(spec)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_RECONF: %v\n", err)
-		os.Exit(2)
-	}
-	rng := rand.New(rand.NewPCG(rand.Uint64(), 1))
+// killAtEdges returns a hook that kills the process with SIGKILL with
+// probability before (after=false) or after (after=true) per call.
+func killAtEdges(before, after float64, seed uint64) func(after bool) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	var mu sync.Mutex
 	return func(isAfter bool) {
 		p := before
@@ -79,10 +55,26 @@ var reconfigureCrashHook = func() func(after bool) {
 		mu.Unlock()
 		if hit {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {}
+			select {} // never returns: the signal is on its way
 		}
 	}
-}()
+}
+
+// reconfigureCrashHook kills the process around reconfiguration commits
+// with the probabilities of WEIR_CRASH_RECONF ("before=P,after=P" or "P");
+// nil when unset.
+func reconfigureCrashHook() func(after bool) {
+	spec := os.Getenv("WEIR_CRASH_RECONF")
+	if spec == "" {
+		return nil
+	}
+	before, after, err := parseCrashSpec(spec)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_RECONF: %v\n", err)
+		os.Exit(2)
+	}
+	return killAtEdges(before, after, rand.Uint64())
+}
 
 // chaosFromEnv reads WEIR_CHAOS ("SEED" or "SEED,INTERVAL", e.g.
 // "7,20ms"): every interval the executor does one random split, merge,
