@@ -437,7 +437,7 @@ func asCheckKeyRanges(t *testing.T, s *Session) {
 	for _, c := range r.Columns {
 		names = append(names, c.Name)
 	}
-	wantCols := "job job_id stage range_start range_end worker events_per_second events watermark unit buckets partition backlog hot done"
+	wantCols := "job job_id stage range_start range_end worker events_per_second events watermark unit buckets partition backlog hot done busy_ms state_bytes"
 	if got := strings.Join(names, " "); got != wantCols {
 		t.Fatalf("weir_key_ranges columns:\n%s\nwant\n%s", got, wantCols)
 	}
@@ -479,9 +479,9 @@ func asCheckExplain(t *testing.T, s *Session) {
 	t.Logf("EXPLAIN JOB skewed (under load):\n%s", text)
 	for _, re := range []string{
 		`(?m)^runtime: job id \d+, RUNNING, events in \d+, out \d+, late dropped 0$`,
-		`(?m)^  workers \d+, reconfigurations \d+$`,
-		`(?m)^    range \[[0-9a-f]{16}, [0-9a-f]{16}\]  partition 0  worker \d+  events \d+  rate \d+/s  backlog \d+(  done)?  watermark \S.*$`,
-		`(?m)^    range \[[0-9a-f]{16}, [0-9a-f]{16}\]  buckets \d+-\d+  worker \d+  events \d+  rate \d+/s  backlog \d+(  HOT)?(  done)?  watermark \S.*$`,
+		`(?m)^  workers \d+, reconfigurations \d+(; worker \d+ busy \S+)*$`,
+		`(?m)^    range \[[0-9a-f]{16}, [0-9a-f]{16}\]  partition 0  worker \d+  events \d+  rate \d+/s  backlog \d+  busy \S+(  state \d+ B)?(  done)?  watermark \S.*$`,
+		`(?m)^    range \[[0-9a-f]{16}, [0-9a-f]{16}\]  buckets \d+-\d+  worker \d+  events \d+  rate \d+/s  backlog \d+  busy \S+(  state \d+ B)?(  HOT)?(  done)?  watermark \S.*$`,
 	} {
 		if !regexp.MustCompile(re).MatchString(text) {
 			t.Fatalf("EXPLAIN JOB lacks a line matching %s:\n%s", re, text)
@@ -523,7 +523,8 @@ func TestKeyRangesTable(t *testing.T) {
 		"partition 0  worker 0  events ",
 		"buckets 0-63  worker 0  events ",
 		"buckets 64-127  worker 1  events ",
-		"backlog 0  watermark 2024-01-01 00:00:30",
+		"backlog 0  busy ",
+		"  watermark 2024-01-01 00:00:30",
 	} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("EXPLAIN JOB lacks %q:\n%s", want, text)

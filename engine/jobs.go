@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/weir-sql/weir/catalog"
 	"github.com/weir-sql/weir/datum"
@@ -227,7 +228,11 @@ func (e *Engine) explainRuntime(rj *executor.Job) string {
 	elapsed := float64(e.Now()-rj.StartedAt()) / 1e6
 	var b strings.Builder
 	fmt.Fprintf(&b, "runtime: job id %d, %s, events in %d, out %d, late dropped %d\n", rj.Meta().ID, st.State, st.EventsIn, st.EventsOut, st.LateDropped)
-	fmt.Fprintf(&b, "  workers %d, reconfigurations %d\n", st.Workers, st.Reconfigurations)
+	fmt.Fprintf(&b, "  workers %d, reconfigurations %d", st.Workers, st.Reconfigurations)
+	for i, busy := range st.WorkerBusy {
+		fmt.Fprintf(&b, "; worker %d busy %s", i, busy.Round(time.Millisecond))
+	}
+	b.WriteString("\n")
 	for _, ss := range st.Stages {
 		fmt.Fprintf(&b, "  stage %s  watermark %s\n", ss.Name, FormatWatermark(ss.Watermark))
 		for _, r := range ss.Ranges {
@@ -237,7 +242,10 @@ func (e *Engine) explainRuntime(rj *executor.Job) string {
 			} else {
 				fmt.Fprintf(&b, "  buckets %s", bucketsText(r.Buckets))
 			}
-			fmt.Fprintf(&b, "  worker %d  events %d  rate %.0f/s  backlog %d", r.Worker, r.Events, e.unitRate(r, elapsed), r.Backlog)
+			fmt.Fprintf(&b, "  worker %d  events %d  rate %.0f/s  backlog %d  busy %s", r.Worker, r.Events, e.unitRate(r, elapsed), r.Backlog, r.Busy.Round(time.Millisecond))
+			if r.StateBytes > 0 {
+				fmt.Fprintf(&b, "  state %d B", r.StateBytes)
+			}
 			if r.Hot {
 				b.WriteString("  HOT")
 			}

@@ -128,8 +128,12 @@ func (e *Engine) registerSystemTables() {
 		Rows:    func(e *Engine) ([]datum.Row, error) { return e.operatorRows(), nil }})
 	e.RegisterVirtualTable(VirtualTable{Name: "weir_key_ranges",
 		Columns: cols("job", str, "job_id", i64, "stage", str, "range_start", str, "range_end", str, "worker", i64, "events_per_second", datum.TypeFloat8,
-			"events", i64, "watermark", str, "unit", i64, "buckets", str, "partition", i64, "backlog", i64, "hot", b, "done", b),
+			"events", i64, "watermark", str, "unit", i64, "buckets", str, "partition", i64, "backlog", i64, "hot", b, "done", b,
+			"busy_ms", datum.TypeFloat8, "state_bytes", i64),
 		Rows: func(e *Engine) ([]datum.Row, error) { return e.rangeRows(), nil }})
+	e.RegisterVirtualTable(VirtualTable{Name: "weir_workers",
+		Columns: cols("job", str, "job_id", i64, "worker", i64, "ranges", i64, "busy_ms", datum.TypeFloat8),
+		Rows:    func(e *Engine) ([]datum.Row, error) { return e.workerRows(), nil }})
 	e.RegisterVirtualTable(VirtualTable{Name: "weir_snapshots",
 		Columns: cols("name", str, "job", str, "job_id", i64, "with_source", b, "created_at", tsT, "bytes", i64, "operators", str),
 		Rows: func(e *Engine) ([]datum.Row, error) {
@@ -236,8 +240,32 @@ func (e *Engine) rangeRows() []datum.Row {
 				rows = append(rows, datum.Row{datum.NewString(m.Name), datum.NewInt(int64(m.ID)), datum.NewString(st.Name),
 					datum.NewString(fmt.Sprintf("%016x", r.Lo)), datum.NewString(fmt.Sprintf("%016x", r.Hi)), datum.NewInt(int64(r.Worker)),
 					datum.NewFloat(e.unitRate(r, elapsed)), datum.NewInt(r.Events), datum.NewString(FormatWatermark(r.Watermark)),
-					datum.NewInt(int64(r.Unit)), buckets, part, datum.NewInt(int64(r.Backlog)), datum.NewBool(r.Hot), datum.NewBool(r.Done)})
+					datum.NewInt(int64(r.Unit)), buckets, part, datum.NewInt(int64(r.Backlog)), datum.NewBool(r.Hot), datum.NewBool(r.Done),
+					datum.NewFloat(float64(r.Busy.Microseconds()) / 1000), datum.NewInt(r.StateBytes)})
 			}
+		}
+	}
+	return rows
+}
+
+// workerRows lists the live jobs' workers: the units each owns and the
+// time it spent running bundles (this process).
+func (e *Engine) workerRows() []datum.Row {
+	var rows []datum.Row
+	for _, rj := range e.liveJobs() {
+		m := rj.Meta()
+		st := rj.Status()
+		owned := make([]int64, len(st.WorkerBusy))
+		for _, ss := range st.Stages {
+			for _, r := range ss.Ranges {
+				if !r.Done && r.Worker < len(owned) {
+					owned[r.Worker]++
+				}
+			}
+		}
+		for i, busy := range st.WorkerBusy {
+			rows = append(rows, datum.Row{datum.NewString(m.Name), datum.NewInt(int64(m.ID)), datum.NewInt(int64(i)),
+				datum.NewInt(owned[i]), datum.NewFloat(float64(busy.Microseconds()) / 1000)})
 		}
 	}
 	return rows

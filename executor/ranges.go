@@ -368,7 +368,9 @@ func (j *Job) replace(r replacement) error {
 		}
 	}
 	var finished []unit // units that finished meanwhile stay as they are
+	what := r.what
 	if news == nil {
+		what = "called off: " + what
 		// Cancelled, or a unit finished meanwhile: restart the live ones as
 		// they were.
 		for _, o := range r.olds {
@@ -462,9 +464,11 @@ func (j *Job) replace(r replacement) error {
 		}
 	}
 	list = append(list, runners...)
-	j.reconfigs.Add(1)
+	if what == r.what {
+		j.reconfigs.Add(1)
+	}
 	st.setList(list)
-	j.x.cfg.Logf("job %s: %s", j.meta.Name, r.what)
+	j.x.cfg.Logf("job %s: %s", j.meta.Name, what)
 	for _, w := range runners {
 		started++
 		go w.run()
@@ -507,11 +511,21 @@ func (j *Job) splitRange(w *worker, mid, to int) error {
 }
 
 // mergeRanges merges adjacent keyed units x and y (x.b1 == y.b0) onto x's
-// worker.
+// worker. Both must have applied the same input watermark: operators infer
+// from it which windows have fired (slicedagg.go rebuilds its schedule from
+// it), so the merged range's watermark must be each half's own. Units of a
+// stage see the same upstream watermark and agree between bundles; if
+// they do not when stopped, the merge is called off and both go on.
 func (j *Job) mergeRanges(x, y *worker) error {
+	if x.pubWM.Load() != y.pubWM.Load() || x.pubNatural.Load() != y.pubNatural.Load() {
+		return nil // try again later
+	}
 	return j.replace(replacement{st: x.st, olds: []*worker{x, y}, what: "merged two key ranges",
 		plan: func(olds []*worker) ([]unit, []workerMeta, error) {
 			a, c := olds[0], olds[1]
+			if a.meta.WM != c.meta.WM || a.meta.NaturalWM != c.meta.NaturalWM {
+				return nil, nil, nil // called off: both restart as they were
+			}
 			u := a.unit
 			u.ID = j.nextUnitID(a.st)
 			u.Hi = c.unit.Hi
