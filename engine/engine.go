@@ -45,6 +45,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Scale configures the jobs' autoscaler (executor.ScaleConfig).
 	Scale executor.ScaleConfig
+	// CommitHook runs around every store commit (state.Options.CommitHook;
+	// crash tests).
+	CommitHook func(after bool)
 	// ReconfigureHook runs around every reconfiguration's commit
 	// (executor.Config.ReconfigureHook; crash tests).
 	ReconfigureHook func(after bool)
@@ -61,6 +64,8 @@ type Engine struct {
 	clock   connector.Clock
 	funcs   *expr.Registry
 	writer  uint64 // this process's writer id for appended table rows
+	// jobLocks serializes lifecycle changes per job name (lifecycle.go).
+	jobLocks sync.Map // name -> *sync.Mutex
 
 	mu struct {
 		sync.Mutex
@@ -101,7 +106,7 @@ func Open(opts Options) (*Engine, error) {
 	} else if dir == "" {
 		dir = "weir-data"
 	}
-	st, err := state.Open(dir, state.Options{FS: opts.FS, NoSync: opts.NoSync})
+	st, err := state.Open(dir, state.Options{FS: opts.FS, NoSync: opts.NoSync, CommitHook: opts.CommitHook})
 	if err != nil {
 		e.cleanup()
 		return nil, err

@@ -66,18 +66,11 @@ import (
 // lockJob serializes lifecycle changes of one job name (update, restore,
 // relaunch, a snapshot's pause, drain, cancel).
 func (e *Engine) lockJob(name string) (unlock func()) {
-	v, _ := jobLocks.LoadOrStore(jobLockKey{e, name}, new(sync.Mutex))
+	v, _ := e.jobLocks.LoadOrStore(name, new(sync.Mutex))
 	mu := v.(*sync.Mutex)
 	mu.Lock()
 	return mu.Unlock
 }
-
-type jobLockKey struct {
-	e    *Engine
-	name string
-}
-
-var jobLocks sync.Map // jobLockKey -> *sync.Mutex
 
 // sqlOptions turns stored job options back into WITH options.
 func sqlOptions(m map[string]string) []sql.Option {

@@ -62,6 +62,7 @@ type Job struct {
 		n     int // workers in use
 	}
 	reconfigs    atomic.Int64 // reconfigurations done in this process
+	opBytes      opBytesTable // state bytes of operators kept per unit (join.go)
 	retiredDedup retiredDedup
 	// running counts the units' goroutines (and reconfigurations holding
 	// a place for their successors); unitsDone closes when it drops to 0.

@@ -479,16 +479,12 @@ func (w *worker) entry(d delivery) emitFn {
 	return first.process
 }
 
-// Operators whose state is per worker (not a shared state object) report
-// the operator's total through a counter shared by the job's workers.
-var opBytes struct {
+// Operators whose state is per unit (not a shared state object) report
+// the operator's total through a counter the job's units share
+// (Job.opBytes), released when the last unit closes it.
+type opBytesTable struct {
 	sync.Mutex
-	m map[opBytesKey]*opBytesEntry
-}
-
-type opBytesKey struct {
-	job *Job
-	op  string
+	m map[string]*opBytesEntry
 }
 
 type opBytesEntry struct {
@@ -497,28 +493,28 @@ type opBytesEntry struct {
 }
 
 func sharedOpBytes(j *Job, op string) *atomic.Int64 {
-	opBytes.Lock()
-	defer opBytes.Unlock()
-	if opBytes.m == nil {
-		opBytes.m = make(map[opBytesKey]*opBytesEntry)
+	t := &j.opBytes
+	t.Lock()
+	defer t.Unlock()
+	if t.m == nil {
+		t.m = make(map[string]*opBytesEntry)
 	}
-	k := opBytesKey{j, op}
-	e := opBytes.m[k]
+	e := t.m[op]
 	if e == nil {
 		e = &opBytesEntry{}
-		opBytes.m[k] = e
+		t.m[op] = e
 	}
 	e.refs++
 	return &e.n
 }
 
 func releaseOpBytes(j *Job, op string) {
-	opBytes.Lock()
-	defer opBytes.Unlock()
-	k := opBytesKey{j, op}
-	if e := opBytes.m[k]; e != nil {
+	t := &j.opBytes
+	t.Lock()
+	defer t.Unlock()
+	if e := t.m[op]; e != nil {
 		if e.refs--; e.refs <= 0 {
-			delete(opBytes.m, k)
+			delete(t.m, op)
 		}
 	}
 }

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -108,15 +107,15 @@ func (s *Store) Commit(b *Batch) (err error) {
 	if b.err != nil {
 		return b.err
 	}
-	hook := commitHook.Load()
+	hook := s.opts.CommitHook
 	if hook != nil {
-		(*hook)(false)
+		hook(false)
 	}
 	if err := s.apply(b.pb); err != nil {
 		return err
 	}
 	if hook != nil {
-		(*hook)(true)
+		hook(true)
 	}
 	for _, h := range b.hooks {
 		h()
@@ -124,23 +123,6 @@ func (s *Store) Commit(b *Batch) (err error) {
 	clear(b.hooks)
 	b.hooks = b.hooks[:0]
 	return nil
-}
-
-// commitHook runs right before (false) and right after (true) every Commit
-// applies its batch; see SetCommitHook.
-var commitHook atomic.Pointer[func(after bool)]
-
-// SetCommitHook installs fn to run in every Commit of every Store of the
-// process, right before the batch is applied (after=false) and right after
-// it is durable, before its OnCommit hooks and before the caller learns of
-// it (after=true); nil removes it. Crash tests use it to kill the process at
-// the edges of a commit (cmd/weir: WEIR_CRASH_COMMIT).
-func SetCommitHook(fn func(after bool)) {
-	if fn == nil {
-		commitHook.Store(nil)
-		return
-	}
-	commitHook.Store(&fn)
 }
 
 // apply runs Pebble's Apply, catching the panic our logger raises for a

@@ -33,6 +33,11 @@ type Options struct {
 	// bundles large: a batch of more than half a memtable is flushed to its
 	// own sstable, and small memtables mean a flush every few commits.
 	MemTableBytes int64
+	// CommitHook, if set, runs in every Commit right before the batch is
+	// applied (after=false) and right after it is durable, before its
+	// OnCommit hooks and before the caller learns of it (after=true).
+	// Crash tests kill the process there (cmd/weir: WEIR_CRASH_COMMIT).
+	CommitHook func(after bool)
 }
 
 const (
@@ -54,6 +59,7 @@ const (
 //
 // A Store is safe for concurrent use.
 type Store struct {
+	opts      Options
 	db        *pebble.DB
 	cache     *pebble.Cache
 	writeOpts *pebble.WriteOptions
@@ -106,7 +112,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if cacheBytes <= 0 {
 		cacheBytes = defaultCacheBytes
 	}
-	s := &Store{cache: pebble.NewCache(cacheBytes), writeOpts: pebble.Sync}
+	s := &Store{cache: pebble.NewCache(cacheBytes), writeOpts: pebble.Sync, opts: opts}
 	if opts.NoSync {
 		s.writeOpts = pebble.NoSync
 	}

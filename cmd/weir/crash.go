@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/weir-sql/weir/executor"
-	"github.com/weir-sql/weir/state"
 )
 
 // Crash testing (crashtest/): WEIR_CRASH_COMMIT makes the process kill
@@ -20,10 +19,10 @@ import (
 // learned of it. Its value is a probability per commit edge ("0.01"), or
 // "before=P,after=P" for the two edges separately. WEIR_CRASH_SEED seeds
 // the choice (default: random).
-func init() {
+func commitCrashHook() func(after bool) {
 	spec := os.Getenv("WEIR_CRASH_COMMIT")
 	if spec == "" {
-		return
+		return nil
 	}
 	before, after, err := parseCrashSpec(spec)
 	if err != nil {
@@ -37,7 +36,7 @@ func init() {
 			os.Exit(2)
 		}
 	}
-	state.SetCommitHook(killAtEdges(before, after, seed))
+	return killAtEdges(before, after, seed)
 }
 
 // killAtEdges returns a hook that kills the process with SIGKILL with
