@@ -1,7 +1,6 @@
 package state
 
 import (
-
 	"github.com/cockroachdb/pebble/v2"
 )
 
