@@ -588,7 +588,15 @@ func (w *worker) commit(wm, natural int64) error {
 	if hooks != nil && hooks.beforeCommit != nil {
 		hooks.beforeCommit(w, w.batch)
 	}
-	if err := w.job.x.cfg.Store.Commit(w.batch); err != nil {
+	// The worker is free while the batch syncs: waiting for the disk is
+	// not work, and another unit of this worker can run meanwhile.
+	held := w.held != nil
+	w.release()
+	err := w.job.x.cfg.Store.Commit(w.batch)
+	if held {
+		w.acquire()
+	}
+	if err != nil {
 		return w.commitFailed(err)
 	}
 	if hooks != nil && hooks.afterCommit != nil {
