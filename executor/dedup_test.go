@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"math/rand"
@@ -395,6 +396,7 @@ func TestDedupRestartRedelivery(t *testing.T) {
 			// Capture every delivery's encoded entry.
 			var mu sync.Mutex
 			sent := map[string][]byte{}
+			var sentRows int64
 			// The source stops before its 25th commit until the job stops;
 			// the consumers catch up meanwhile.
 			halfway := make(chan struct{})
@@ -402,6 +404,7 @@ func TestDedupRestartRedelivery(t *testing.T) {
 				mu.Lock()
 				for _, d := range ds {
 					sent[string(d.key)] = encodeDelivery(d.hashes, d.rows)
+					sentRows += int64(len(d.rows))
 				}
 				mu.Unlock()
 				return nil
@@ -411,7 +414,8 @@ func TestDedupRestartRedelivery(t *testing.T) {
 					<-w.job.ctx.Done()
 				}
 			}}
-			cfg := Config{Store: st, Env: connector.Env{Clock: connector.SystemClock(), BaseDir: dir}, BundleSize: 100, hooks: hooks}
+			cfg := Config{Store: st, Env: connector.Env{Clock: connector.SystemClock(), BaseDir: dir}, BundleSize: 100, hooks: hooks,
+				Scale: ScaleConfig{Off: true}}
 			x := New(cfg)
 			j, err := x.Start(plan, JobMeta{Name: "oracle", ID: 1, StateNS: 7})
 			if err != nil {
@@ -422,18 +426,21 @@ func TestDedupRestartRedelivery(t *testing.T) {
 			case <-j.Done():
 				t.Fatal("job finished before the stop")
 			}
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
-				idle := true
+			// The consumers have committed every row delivered so far.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			ok, err := j.WaitFor(ctx, func() bool {
+				var done int64
 				for _, w := range j.stages[1].list() {
-					if w.pending() > 0 {
-						idle = false
-					}
+					done += w.processed.Load()
 				}
-				if idle {
-					break
-				}
+				mu.Lock()
+				defer mu.Unlock()
+				return done == sentRows
+			})
+			cancel()
+			if !ok || err != nil {
+				t.Fatalf("the consumers did not catch up: %v", err)
 			}
-			time.Sleep(5 * time.Millisecond) // the last bundle commits
 			j.Stop()
 			x.Close()
 			// Write back every consumed entry whose fingerprint is live.

@@ -584,23 +584,23 @@ func (w *worker) commit(wm, natural int64) error {
 	w.meta.LateDropped += w.bundleLate
 	w.meta.BadRecords += w.bundleBad
 	w.batch.Set(workerMetaKey(ns, w.st.plan.ID, w.idx), w.meta.encode())
-	hooks := w.job.x.cfg.hooks
-	if hooks != nil && hooks.beforeCommit != nil {
-		hooks.beforeCommit(w, w.batch)
-	}
 	// The worker is free while the batch syncs: waiting for the disk is
 	// not work, and another unit of this worker can run meanwhile.
 	held := w.held != nil
 	w.release()
+	hooks := w.job.x.cfg.hooks
+	if hooks != nil && hooks.beforeCommit != nil {
+		hooks.beforeCommit(w, w.batch)
+	}
 	err := w.job.x.cfg.Store.Commit(w.batch)
+	if err == nil && hooks != nil && hooks.afterCommit != nil {
+		hooks.afterCommit(w, w.batch)
+	}
 	if held {
 		w.acquire()
 	}
 	if err != nil {
 		return w.commitFailed(err)
-	}
-	if hooks != nil && hooks.afterCommit != nil {
-		hooks.afterCommit(w, w.batch)
 	}
 	w.batch.Reset()
 	w.appendSeq = w.meta.Seq << 20
