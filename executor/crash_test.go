@@ -208,7 +208,21 @@ func (tl *crashTimeline) checkImages(ns uint64) {
 }
 
 func openCrashStore(fs *vfs.MemFS) (*state.Store, error) {
-	return state.Open("/db", state.Options{FS: fs, MemTableBytes: 128 << 10, CacheBytes: 1 << 20})
+	return state.Open("/db", state.Options{FS: noReuseFS{fs}, MemTableBytes: 128 << 10, CacheBytes: 1 << 20})
+}
+
+// noReuseFS creates a fresh file where Pebble would recycle an old WAL.
+// Pebble v2.1.7's crashable MemFS read-locks its clone lock twice in
+// ReuseForWrite (once there and again in the Rename it calls), which
+// deadlocks against a CrashClone that comes between the two. Removing the
+// old file and creating the new one is within ReuseForWrite's contract.
+type noReuseFS struct{ vfs.FS }
+
+func (fs noReuseFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := fs.Remove(oldname); err != nil {
+		return nil, err
+	}
+	return fs.Create(newname, category)
 }
 
 type batchOp struct {
