@@ -27,6 +27,7 @@ bench: build
 	# Executor: fingerprint admission, and the autoscaler's worker count
 	# over a load that rises and falls (a table on stdout).
 	$(GO) test -run '^$$' -bench AutoscaleLoadCurve -benchtime 1x ./executor/
+	$(GO) test -run '^$$' -bench MoveRange -benchtime 5x ./executor/
 	$(GO) test -run '^$$' -bench FingerprintAdmit -benchmem ./executor/
 	$(GO) test -run '^$$' -bench . -benchmem ./connector/ ./expr/ ./state/
 	# weir serve under load: 64 pgx connections, point SELECTs and INSERTs for 60 s.

@@ -25,9 +25,10 @@
 // measures load per unit and per worker, grows and shrinks the number of
 // workers within min_workers..max_workers, splits hot key ranges, merges
 // cold neighbours, moves units between workers and splits bounded sources'
-// remaining work; each change stops only the units it replaces, at a bundle
-// boundary, commits the new table in one batch and starts their successors
-// from committed state, as after a restart.
+// remaining work. A split or merge stops only the units it replaces, at a
+// bundle boundary, commits the new table in one batch and starts their
+// successors from committed state, as after a restart; a move records the
+// new owner and the unit's next bundle runs there.
 //
 // # Bundles and commits
 //

@@ -32,9 +32,13 @@ package executor
 //
 // # Reconfiguration
 //
-// Split, merge and move are one operation, replace: the units being
-// replaced are asked to stop at their next bundle boundary (after their
-// commit; a unit never stops mid-bundle), one batch then commits the new
+// A move records the new owner and the unit's next bundle runs on the new
+// worker (moveUnit): in one process the unit's loaded state and timers are
+// already the new owner's. Split and merge (and restartUnit, a move the
+// way one between processes would go) are one operation, replace: the
+// units being replaced are asked to stop at their next bundle boundary
+// (after their commit; a unit never stops mid-bundle), one batch then
+// commits the new
 // unit table and the successors' progress (watermarks inherited, the
 // minimum on a merge, so no stage watermark moves; counters carried), and
 // the successors start from committed state exactly as after a restart:
@@ -542,11 +546,52 @@ func (j *Job) mergeRanges(x, y *worker) error {
 		}})
 }
 
-// moveUnit moves a unit (key range or source range) to worker to: it
-// commits its bundle, stops, and continues on the new worker from its
-// committed state.
+// moveUnit moves a unit (key range or source range) to worker to. The
+// new owner is recorded first (one batch); the unit's bundle in flight, if
+// any, finishes and commits on the old worker, and its next bundle runs on
+// the new one. Workers are goroutine slots of one process sharing the
+// store and its caches, so the unit's loaded state and timers are already
+// the new owner's: nothing stops and nothing reloads. (A process boundary
+// would make a move a restartUnit: see doc.go.)
 func (j *Job) moveUnit(w *worker, to int) error {
-	return j.replace(replacement{st: w.st, olds: []*worker{w}, what: "moved a unit",
+	if !liveUnit(w) || int(w.unit.Worker) == to {
+		return nil
+	}
+	st := w.st
+	tbl := st.table
+	tbl.Units = append([]unit(nil), tbl.Units...)
+	for i := range tbl.Units {
+		if tbl.Units[i].ID == w.unit.ID {
+			tbl.Units[i].Worker = int32(to)
+		}
+	}
+	b := j.x.cfg.Store.NewBatch()
+	defer b.Close()
+	b.Set(unitsKey(j.meta.StateNS, st.plan.ID), tbl.encode())
+	if h := j.x.cfg.ReconfigureHook; h != nil {
+		h(false)
+	}
+	if err := j.x.cfg.Store.Commit(b); err != nil {
+		return err
+	}
+	if h := j.x.cfg.ReconfigureHook; h != nil {
+		h(true)
+	}
+	st.table = tbl
+	w.unit.Worker = int32(to)
+	w.slot.Store(j.slotAt(to))
+	j.reconfigs.Add(1)
+	j.x.cfg.Logf("job %s: moved a unit", j.meta.Name)
+	j.notifyProgress()
+	return nil
+}
+
+// restartUnit moves a unit to worker to the way a move between processes
+// would go: it commits its bundle, stops, and a successor on the new
+// worker reloads its state and upcoming timers from the store. Chaos mode
+// uses it, so the reload path is exercised as much as the cheap move.
+func (j *Job) restartUnit(w *worker, to int) error {
+	return j.replace(replacement{st: w.st, olds: []*worker{w}, what: "moved a unit (restarted)",
 		plan: func(olds []*worker) ([]unit, []workerMeta, error) {
 			u := olds[0].unit
 			u.Worker = int32(to)

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -96,5 +97,76 @@ func runLoadCurve(b *testing.B) {
 		fmt.Fprintf(&hist, "  %6.2fs  %d workers  (%s)\n", ev.At.Sub(start).Seconds(), ev.Workers, ev.Reason)
 	}
 	fmt.Printf("worker count changes:\n%s%d reconfigurations (splits, merges, moves)\n", hist.String(), j.Reconfigurations())
+	j.Stop()
+}
+
+// BenchmarkMoveRange measures moving a key range that holds open windows
+// for 200k keys to another worker: in-process (moveUnit: the next bundle
+// runs on the new worker, nothing reloads) and the way a move between
+// processes goes (restartUnit: the range commits, stops, and its successor
+// reloads its state and timers from the store, as at a restart).
+// Reported: milliseconds per move, and per 100k keys.
+func BenchmarkMoveRange(b *testing.B) {
+	for _, restart := range []bool{false, true} {
+		name := "move"
+		if restart {
+			name = "restart"
+		}
+		b.Run(name, func(b *testing.B) { benchMoveRange(b, restart) })
+	}
+}
+
+func benchMoveRange(b *testing.B, restart bool) {
+	const keys = 200_000
+	lj := newLogWindowJob(b, 5*sec, func(plan *planner.JobPlan, cfg *Config) {
+		plan.Options.Parallelism = 2
+		plan.Stages[1].Parallelism = 1
+		cfg.BundleSize, cfg.Scale = 65536, ScaleConfig{Off: true}
+	})
+	j, err := lj.x.Start(lj.plan, JobMeta{Name: "move", ID: 1, StateNS: 12})
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := int64(1_700_000_000_000_000)
+	rows := make([]datum.Row, 0, keys)
+	for i := 0; i < keys; i++ {
+		rows = append(rows, datum.Row{datum.NewString(fmt.Sprintf("k%07d", i)), datum.NewFloat(1), datum.NewInt(1), datum.NewTimestamp(base + int64(i))})
+	}
+	if _, err := lj.hub.Append(lj.plan.Stages[0].Source.ID, rows); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := j.WaitFor(ctx, func() bool {
+		var n int64
+		for _, w := range j.stages[1].list() {
+			n += w.processed.Load()
+		}
+		return n >= keys
+	}); err != nil {
+		b.Fatal(err)
+	}
+	j.life.init()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		w := j.stages[1].list()[0]
+		j.life.sem <- struct{}{}
+		move := j.moveUnit
+		if restart {
+			move = j.restartUnit
+		}
+		err := move(w, 1-int(w.unit.Worker))
+		<-j.life.sem
+		if err != nil {
+			b.Fatal(err)
+		}
+		// The successor has loaded its state once it has published.
+		if _, err := j.WaitFor(ctx, func() bool { return liveUnit(j.stages[1].list()[0]) }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	el := time.Since(start).Seconds() * 1000 / float64(b.N)
+	b.ReportMetric(el, "ms/move")
+	b.ReportMetric(el/(keys/100_000), "ms/move/100k-keys")
 	j.Stop()
 }

@@ -619,13 +619,17 @@ func (s *scaler) chaos() error {
 			p := pairs[r.Intn(len(pairs))]
 			return j.mergeRanges(p[0], p[1])
 		}
-	case 4: // move a random unit
+	case 4: // move a random unit, cheaply or by restarting it
 		var all []*worker
 		for _, st := range j.stages {
 			all = append(all, liveUnits(st)...)
 		}
 		if len(all) > 0 {
-			return j.moveUnit(all[r.Intn(len(all))], r.Intn(n))
+			w, to := all[r.Intn(len(all))], r.Intn(n)
+			if r.Intn(2) == 0 {
+				return j.restartUnit(w, to)
+			}
+			return j.moveUnit(w, to)
 		}
 	case 5: // split a source's remaining work
 		if j.x.cfg.Scale.ChaosKeepSources {
