@@ -164,8 +164,11 @@ func rangeJSONL(rng *rand.Rand, rows int) string {
 			fmt.Fprintf(&b, "{\"id\": %d, \"temp\": \"warm\"}%s", i, eol)
 			continue
 		}
+		if rng.Intn(8) == 0 {
+			b.WriteString("  ") // leading blanks before a record
+		}
 		fmt.Fprintf(&b, "{\"id\": %d, \"note\": %q, \"temp\": %.3f, \"ts\": %d}%s", i,
-			fmt.Sprintf("n\t%d\n,\"q\"", rng.Intn(50)), rng.Float64(), 1704067200000+int64(i), eol)
+			fmt.Sprintf("n\t%d\n,\"q\"\\", rng.Intn(50)), rng.Float64(), 1704067200000+int64(i), eol)
 	}
 	s := b.String()
 	if rng.Intn(4) == 0 {

@@ -393,42 +393,14 @@ func TestBadInputDeadLetters(t *testing.T) {
 				work = 50 * time.Millisecond
 			}
 			share := work / time.Duration(minKills)
-			kills, selfKills, runs := 0, 0, 0
 			killStart := time.Now()
-			for round, roundKills := 0, 0; roundKills < minKills; round++ {
-				if round > 0 {
-					share /= 2
-				}
-				data := fmt.Sprintf("data-%d", round)
-				roundKills = 0
-				for {
-					runs++
-					if runs > 20*minKills+100 {
-						t.Fatalf("no end after %d runs (%d kills): a stall?", runs, kills+selfKills)
-					}
-					runEnv := env
-					if runs%2 == 0 {
-						runEnv = append(runEnv[:len(runEnv):len(runEnv)], "WEIR_CRASH_COMMIT=before=0.004,after=0.004",
-							"WEIR_CRASH_SEED="+strconv.FormatInt(rng.Int63(), 10))
-					}
-					killAfter := startup.elapsed/2 + time.Duration(rng.Int63n(int64(startup.elapsed/2+share)))
-					res := runWeir(t, dir, runEnv, killAfter, args(data)...)
-					switch {
-					case res.killed:
-						kills++
-						roundKills++
-						continue
-					case res.selfKilled:
-						selfKills++
-						roundKills++
-						continue
-					}
-					checkExit(fmt.Sprintf("run %d", runs), res)
-					break
-				}
-				verifyBadInput(t, dir, data, in)
-				t.Logf("round %d: finished after %d kills", round, roundKills)
-			}
+			runs, kills, selfKills := killRounds(t, rng, killPlan{dir: dir, env: env, startup: startup.elapsed, share: share, minKills: minKills,
+				args:  args,
+				check: func(run int, res runResult) { checkExit(fmt.Sprintf("run %d", run), res) },
+				verify: func(round, roundKills int, data string) {
+					verifyBadInput(t, dir, data, in)
+					t.Logf("round %d: finished after %d kills", round, roundKills)
+				}})
 			t.Logf("%d runs in %v: %d SIGKILLs at random moments, %d self-kills at commit edges",
 				runs, time.Since(killStart).Round(time.Millisecond), kills, selfKills)
 		})

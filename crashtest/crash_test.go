@@ -277,29 +277,59 @@ func TestCrashWindowedJob(t *testing.T) {
 		work = 50 * time.Millisecond
 	}
 	share := work / time.Duration(minKills)
+	runs, kills, selfKills := killRounds(t, rng, killPlan{dir: dir, env: env, startup: startup.elapsed, share: share, minKills: minKills,
+		args: func(data string) []string { return []string{"run", "job.sql", "--data", data, "--resume"} },
+		check: func(run int, res runResult) {
+			if res.code != 0 {
+				t.Fatalf("run %d exited %d:\n%s", run, res.code, res.stderr)
+			}
+		},
+		verify: func(round, roundKills int, data string) {
+			verifyWindowed(t, dir, data, want, bad, n)
+			t.Logf("round %d: finished after %d kills; table equals the oracle (%d rows, %d dead letters)", round, roundKills, len(want), bad)
+		}})
+	t.Logf("%d runs: %d SIGKILLs at random moments, %d self-kills at commit edges; %d events", runs, kills, selfKills, n)
+}
 
-	kills, selfKills, runs := 0, 0, 0
-	// Rounds on fresh data directories until the kills add up to minKills;
-	// each round's result is checked. A round that ends with few kills
-	// (the machine ran faster than calibrated) makes the next kill sooner.
-	for round, roundKills := 0, 0; kills+selfKills < minKills; round++ {
-		if round > 0 && roundKills < minKills/4 {
+// killPlan is a kill test's setup for killRounds.
+type killPlan struct {
+	dir      string
+	env      []string
+	startup  time.Duration // the start-up cost of one run
+	share    time.Duration // kill within startup/2 + random(startup/2 + share)
+	minKills int
+	args     func(data string) []string
+	check    func(run int, res runResult)             // a run that exited by itself
+	verify   func(round, roundKills int, data string) // a finished round
+}
+
+// killRounds runs weir on fresh data directories, one per round, killing
+// it with SIGKILL at random moments and (every other run) letting it kill
+// itself at commit edges (WEIR_CRASH_COMMIT), restarting until the job
+// finishes; each finished round is verified. Rounds go on until the kills
+// add up to minKills; a round that ends with few kills (the machine ran
+// faster than calibrated) makes the next kill sooner.
+func killRounds(t *testing.T, rng *rand.Rand, p killPlan) (runs, kills, selfKills int) {
+	t.Helper()
+	share := p.share
+	for round, roundKills := 0, 0; kills+selfKills < p.minKills; round++ {
+		if round > 0 && roundKills < p.minKills/4 {
 			share /= 2
 		}
 		data := fmt.Sprintf("data-%d", round)
 		roundKills = 0
 		for {
 			runs++
-			if runs > 20*minKills+200 {
-				t.Fatalf("no end after %d runs (%d kills)", runs, kills+selfKills)
+			if runs > 20*p.minKills+200 {
+				t.Fatalf("no end after %d runs (%d kills): a stall?", runs, kills+selfKills)
 			}
-			runEnv := env
+			runEnv := p.env
 			if runs%2 == 0 {
 				runEnv = append(runEnv[:len(runEnv):len(runEnv)], "WEIR_CRASH_COMMIT=before=0.004,after=0.004",
 					"WEIR_CRASH_SEED="+strconv.FormatInt(rng.Int63(), 10))
 			}
-			killAfter := startup.elapsed/2 + time.Duration(rng.Int63n(int64(startup.elapsed/2+share)))
-			res := runWeir(t, dir, runEnv, killAfter, "run", "job.sql", "--data", data, "--resume")
+			killAfter := p.startup/2 + time.Duration(rng.Int63n(int64(p.startup/2+share)))
+			res := runWeir(t, p.dir, runEnv, killAfter, p.args(data)...)
 			switch {
 			case res.killed:
 				kills++
@@ -309,15 +339,13 @@ func TestCrashWindowedJob(t *testing.T) {
 				selfKills++
 				roundKills++
 				continue
-			case res.code != 0:
-				t.Fatalf("run %d exited %d:\n%s", runs, res.code, res.stderr)
 			}
+			p.check(runs, res)
 			break
 		}
-		verifyWindowed(t, dir, data, want, bad, n)
-		t.Logf("round %d: finished after %d kills; table equals the oracle (%d rows, %d dead letters)", round, roundKills, len(want), bad)
+		p.verify(round, roundKills, data)
 	}
-	t.Logf("%d runs: %d SIGKILLs at random moments, %d self-kills at commit edges; %d events", runs, kills, selfKills, n)
+	return runs, kills, selfKills
 }
 
 // verifyWindowed opens the data directory in this process and compares
