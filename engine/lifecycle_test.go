@@ -724,7 +724,9 @@ func TestLifecycleRestoreWithoutSource(t *testing.T) {
 // newest snapshot_keep.
 func TestLifecycleScheduledSnapshots(t *testing.T) {
 	clock := connector.NewManualClock(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC))
-	e := lcOpen(t, Options{Clock: clock})
+	// The autoscaler is off: the test waits for the snapshot scheduler to
+	// be the clock's one waiter.
+	e := lcOpen(t, Options{Clock: clock, Scale: executor.ScaleConfig{Off: true}})
 	s := e.NewSession()
 	lcExec(t, s, lcSchema+"CREATE TABLE totals (device VARCHAR, n BIGINT, PRIMARY KEY (device));\n")
 	lcExec(t, s, `CREATE JOB c WITH (snapshot_every = '1 hour', snapshot_keep = '2') AS
