@@ -56,7 +56,6 @@ import (
 	"errors"
 	"sort"
 	"sync/atomic"
-	"time"
 
 	"github.com/weir-sql/weir/connector"
 )
@@ -174,8 +173,7 @@ func (w *worker) acquire() {
 		return
 	}
 	w.held = s
-	w.heldAt = w.job.x.cfg.Env.Clock.Now()
-	at := w.heldAt.UnixNano()
+	at := w.job.x.cfg.Env.Clock.Now().UnixNano()
 	s.heldAt.Store(at)
 	w.heldAtNano.Store(at)
 }
@@ -186,7 +184,7 @@ func (w *worker) release() {
 	if s == nil {
 		return
 	}
-	d := int64(w.job.x.cfg.Env.Clock.Now().Sub(w.heldAt))
+	d := w.job.x.cfg.Env.Clock.Now().UnixNano() - w.heldAtNano.Load()
 	s.busy.Add(d)
 	w.busy.Add(d)
 	s.heldAt.Store(0)
@@ -298,9 +296,6 @@ func (j *Job) setWorkers(n int) {
 	j.sl.Lock()
 	j.sl.n = n
 	j.sl.Unlock()
-	if j.mu.progress != nil {
-		j.notifyProgress()
-	}
 }
 
 // replacement is one reconfiguration of a stage: olds retire, news start.
@@ -350,7 +345,7 @@ func (j *Job) replace(r replacement) error {
 		o.close()
 	}
 	for _, o := range r.olds {
-		if !keepFinishedUnit(o) {
+		if !unitFinished(o) {
 			j.retiredDedup.add(o.dedup)
 		}
 	}
@@ -359,7 +354,7 @@ func (j *Job) replace(r replacement) error {
 	}
 	var live []*worker
 	for _, o := range r.olds {
-		if !o.meta.Done && o.exitErr == errRetired {
+		if !unitFinished(o) {
 			live = append(live, o)
 		}
 	}
@@ -378,7 +373,7 @@ func (j *Job) replace(r replacement) error {
 		// Cancelled, or a unit finished meanwhile: restart the live ones as
 		// they were.
 		for _, o := range r.olds {
-			if o.meta.Done || o.exitErr != errRetired {
+			if unitFinished(o) {
 				finished = append(finished, o.unit)
 				continue
 			}
@@ -459,7 +454,7 @@ func (j *Job) replace(r replacement) error {
 	for _, w := range st.list() {
 		old := false
 		for _, o := range r.olds {
-			if o == w && !keepFinished(finished, o) {
+			if o == w && !unitFinished(o) {
 				old = true
 			}
 		}
@@ -485,19 +480,6 @@ func (j *Job) replace(r replacement) error {
 	return nil
 }
 
-// keepFinishedUnit reports whether o finished by itself (it stays in the
-// stage's list; its counters are counted there).
-func keepFinishedUnit(o *worker) bool { return o.meta.Done || o.exitErr != errRetired }
-
-func keepFinished(finished []unit, o *worker) bool {
-	for _, u := range finished {
-		if u.ID == o.unit.ID {
-			return true
-		}
-	}
-	return false
-}
-
 // splitRange splits keyed unit w at bucket mid (w.b0 < mid < w.b1); the
 // upper half goes to worker to.
 func (j *Job) splitRange(w *worker, mid, to int) error {
@@ -505,7 +487,7 @@ func (j *Job) splitRange(w *worker, mid, to int) error {
 		plan: func(olds []*worker) ([]unit, []workerMeta, error) {
 			o := olds[0]
 			a, b := o.unit, o.unit
-			a.ID, b.ID = j.nextUnitID(o.st), j.nextUnitID(o.st)+1
+			a.ID, b.ID = o.st.table.NextID, o.st.table.NextID+1
 			a.Hi, b.Lo = int64(mid), int64(mid)
 			b.Worker = int32(to)
 			ma, mb := inheritMeta(o.meta), inheritMeta(o.meta)
@@ -531,7 +513,7 @@ func (j *Job) mergeRanges(x, y *worker) error {
 				return nil, nil, nil // called off: both restart as they were
 			}
 			u := a.unit
-			u.ID = j.nextUnitID(a.st)
+			u.ID = a.st.table.NextID
 			u.Hi = c.unit.Hi
 			m := inheritMeta(a.meta)
 			if c.meta.WM < m.WM {
@@ -626,7 +608,7 @@ func (j *Job) splitSource(w *worker, to int) error {
 				return nil, nil, err
 			}
 			a, b := o.unit, o.unit
-			a.ID, b.ID = j.nextUnitID(o.st), j.nextUnitID(o.st)+1
+			a.ID, b.ID = o.st.table.NextID, o.st.table.NextID+1
 			a.Hi, b.Lo, b.Hi = mid, mid, end
 			b.Worker = int32(to)
 			ma, mb := inheritMeta(o.meta), inheritMeta(o.meta)
@@ -636,8 +618,6 @@ func (j *Job) splitSource(w *worker, to int) error {
 			return []unit{a, b}, []workerMeta{ma, mb}, nil
 		}})
 }
-
-func (j *Job) nextUnitID(st *stageRT) uint32 { return st.table.NextID }
 
 // inheritMeta is a successor's progress: the watermarks of its predecessor,
 // a fresh sequence (its id is new) and no counters.
@@ -650,11 +630,4 @@ func carryCounters(dst *workerMeta, src workerMeta) {
 	dst.EventsOut += src.EventsOut
 	dst.LateDropped += src.LateDropped
 	dst.BadRecords += src.BadRecords
-}
-
-// unitLoad is a unit's load over the last scaler interval.
-type unitLoad struct {
-	events  int64         // records processed
-	busy    time.Duration // time holding its worker
-	backlog int           // rows waiting (keyed units)
 }

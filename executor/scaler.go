@@ -286,6 +286,7 @@ func (s *scaler) tick() error {
 			n = next
 			j.setWorkers(n)
 			s.record(reason, n)
+			j.notifyProgress()
 		}
 	}
 	return s.rebalance(load, n)
@@ -589,6 +590,7 @@ func (s *scaler) chaos() error {
 			if m != n {
 				j.setWorkers(m)
 				s.record("chaos", m)
+				j.notifyProgress()
 			}
 			return s.rebalance(map[*worker]float64{}, j.Workers())
 		}

@@ -279,24 +279,41 @@ func (o *slicedAggOp) addRaw(row datum.Row, start, first int64, vals []datum.Dat
 	}
 	if first > start+o.step {
 		// On time for the later windows only.
-		if sk.extras == nil {
-			sk.extras = map[int64]*sslice{}
-		}
-		for e := first; e <= start+o.span*o.step; e += o.step {
-			if e <= o.lastFired {
-				continue
-			}
-			ex := sk.extras[e]
-			if ex == nil {
-				ex = &sslice{hash: sk.hash, start: e, accs: o.accs.New()}
-				sk.extras[e] = ex
-			}
-			if err := ex.accs.Merge(o.scratch); err != nil {
-				return o.w.recordError(row, err)
-			}
-			ex.dirty = true
+		if err := o.addExtras(sk, first, start+o.span*o.step); err != nil {
+			return o.w.recordError(row, err)
 		}
 	}
+	o.touch(sk, start, first)
+	return nil
+}
+
+// addExtras merges o.scratch into key sk's contributions to the windows
+// ending at first..last that have not fired: rows on time for those
+// windows only.
+func (o *slicedAggOp) addExtras(sk *skey, first, last int64) error {
+	if sk.extras == nil {
+		sk.extras = map[int64]*sslice{}
+	}
+	for e := first; e <= last; e += o.step {
+		if e <= o.lastFired {
+			continue
+		}
+		ex := sk.extras[e]
+		if ex == nil {
+			ex = &sslice{hash: sk.hash, start: e, accs: o.accs.New()}
+			sk.extras[e] = ex
+		}
+		if err := ex.accs.Merge(o.scratch); err != nil {
+			return err
+		}
+		ex.dirty = true
+	}
+	return nil
+}
+
+// touch marks key sk changed in this bundle and schedules its first window
+// still to fire of a slice starting at start whose first end is first.
+func (o *slicedAggOp) touch(sk *skey, start, first int64) {
 	if !sk.isDirty {
 		sk.isDirty = true
 		o.dirty = append(o.dirty, sk)
@@ -306,7 +323,6 @@ func (o *slicedAggOp) addRaw(row datum.Row, start, first int64, vals []datum.Dat
 		e += ((o.lastFired-e)/o.step + 1) * o.step
 	}
 	o.schedule(sk, e)
-	return nil
 }
 
 // merge folds a partial row [keys..., start, accs, max_ts, n, first_end].
@@ -338,36 +354,11 @@ func (o *slicedAggOp) merge(row datum.Row) error {
 			return o.w.recordError(row, err)
 		}
 		sl.dirty = true
-	} else {
+	} else if err := o.addExtras(sk, first, last); err != nil {
 		// On time for the windows ending at first and later only.
-		if sk.extras == nil {
-			sk.extras = map[int64]*sslice{}
-		}
-		for e := first; e <= last; e += o.step {
-			if e <= o.lastFired {
-				continue
-			}
-			ex := sk.extras[e]
-			if ex == nil {
-				ex = &sslice{hash: sk.hash, start: e, accs: o.accs.New()}
-				sk.extras[e] = ex
-			}
-			if err := ex.accs.Merge(o.scratch); err != nil {
-				return o.w.recordError(row, err)
-			}
-			ex.dirty = true
-		}
+		return o.w.recordError(row, err)
 	}
-	if !sk.isDirty {
-		sk.isDirty = true
-		o.dirty = append(o.dirty, sk)
-	}
-	// Its first window still to fire.
-	e := max(first, start+o.step)
-	if e <= o.lastFired {
-		e += ((o.lastFired-e)/o.step + 1) * o.step
-	}
-	o.schedule(sk, e)
+	o.touch(sk, start, first)
 	return nil
 }
 

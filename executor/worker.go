@@ -26,8 +26,7 @@ type worker struct {
 	part   int // source: the partition
 
 	slot       atomic.Pointer[workerSlot]
-	held       *workerSlot // the worker held for the current bundle
-	heldAt     time.Time
+	held       *workerSlot   // the worker held for the current bundle
 	busy       atomic.Int64  // nanos holding a worker
 	heldAtNano atomic.Int64  // when the running bundle took its worker (0: none)
 	stateBytes atomic.Int64  // estimated state size, refreshed by the autoscaler
