@@ -10,10 +10,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +18,8 @@ import (
 	"github.com/cockroachdb/datadriven"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/weir-sql/weir/internal/pgtest"
 )
 
 // Wire-protocol tests (CockroachDB's pgtest, in Weir's form): each file
@@ -79,7 +77,7 @@ func TestPGTestPostgres(t *testing.T) {
 		t.Skip("set -pg or WEIR_PGTEST_URL to run the wire tests against PostgreSQL")
 	}
 	if base == "" {
-		base = startTempPostgres(t)
+		base = pgtest.Start(t).URL
 	}
 	u, err := url.Parse(base)
 	if err != nil {
@@ -306,69 +304,4 @@ type noticeFields struct {
 func noticeJSON(typ string, m *pgproto3.NoticeResponse) noticeFields {
 	return noticeFields{Type: typ, Severity: m.Severity, Code: m.Code, Message: m.Message,
 		Detail: m.Detail, Hint: m.Hint, Position: m.Position, Where: m.Where}
-}
-
-// startTempPostgres starts a throwaway PostgreSQL with initdb and pg_ctl
-// (as the postgres user when the test runs as root) and returns its URL.
-func startTempPostgres(t *testing.T) string {
-	t.Helper()
-	initdb, err := findPGBin("initdb")
-	if err != nil {
-		t.Skip("PostgreSQL is not installed (no initdb): ", err)
-	}
-	pgctl, _ := findPGBin("pg_ctl")
-	dir, err := os.MkdirTemp("", "weir-pgtest-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	run := func(name string, args ...string) error {
-		var cmd *exec.Cmd
-		if os.Geteuid() == 0 {
-			pgUser, err := user.Lookup("postgres")
-			if err != nil {
-				return fmt.Errorf("running as root and there is no postgres user: %v", err)
-			}
-			uid, _ := strconv.Atoi(pgUser.Uid)
-			gid, _ := strconv.Atoi(pgUser.Gid)
-			if err := os.Chown(dir, uid, gid); err != nil {
-				return err
-			}
-			cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
-		} else {
-			cmd = exec.Command(name, args...)
-		}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%s: %v\n%s", filepath.Base(name), err, out)
-		}
-		return nil
-	}
-	data := filepath.Join(dir, "data")
-	if err := run(initdb, "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"); err != nil {
-		t.Skip("initdb failed: ", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", port, dir)
-	if err := run(pgctl, "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start"); err != nil {
-		t.Skip("pg_ctl start failed: ", err)
-	}
-	t.Cleanup(func() { _ = run(pgctl, "-D", data, "-m", "immediate", "stop") })
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
-}
-
-func findPGBin(name string) (string, error) {
-	if p, err := exec.LookPath(name); err == nil {
-		return p, nil
-	}
-	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/" + name)
-	if len(matches) > 0 {
-		return matches[len(matches)-1], nil
-	}
-	return "", fmt.Errorf("%s not found", name)
 }
