@@ -18,6 +18,12 @@ test: build lint
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'; git ls-files -o --exclude-standard '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
 	$(GO) vet $(PKGS)
+	@# The runtime never depends on the SQL front end: plan and executor
+	@# (and so every worker) build without sql, planner or the TiDB parser.
+	@for p in ./plan ./executor; do \
+	  bad=$$($(GO) list -deps $$p | grep -E '/weir/(sql|planner)$$|pingcap/tidb'); \
+	  if [ -n "$$bad" ]; then echo "$$p depends on the SQL front end:"; echo "$$bad"; exit 1; fi; \
+	done
 
 # Benchmarks: events per CPU-second and bytes per event. The Nexmark
 # queries (nexmark/bench_test.go) also report peak RSS and write a CPU

@@ -10,6 +10,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 	"github.com/weir-sql/weir/sql"
 )
@@ -51,7 +52,7 @@ type Checker struct {
 
 // checkedJob is the newest launch of a job name in a script.
 type checkedJob struct {
-	plan *planner.JobPlan
+	plan *plan.JobPlan
 	with []sql.Option // its WITH options
 	live bool         // false once drained or cancelled
 }
@@ -297,8 +298,8 @@ func (c *Checker) checkCreateJob(n *sql.CreateJob) ([]*pgerr.Error, error) {
 	// Join warnings come from the statement itself, so they are reported
 	// even when the job does not plan (a join the planner does not support
 	// yet still deserves its time bound).
-	plan, err := e.planJob(n.Name, ins, with)
-	w.joinWarnings(plan, ins)
+	jplan, err := e.planJob(n.Name, ins, with)
+	w.joinWarnings(jplan, ins)
 	if err != nil {
 		if template != "" {
 			return w.out, inTemplate(err, template)
@@ -308,19 +309,19 @@ func (c *Checker) checkCreateJob(n *sql.CreateJob) ([]*pgerr.Error, error) {
 	switch {
 	case snap != nil:
 		// A restore into a changed query is checked as an update.
-		if _, err := checkCarry("restore", n.Name, snap.plan, plan, nil,
+		if _, err := checkCarry("restore", n.Name, snap.plan, jplan, nil,
 			fmt.Sprintf("The new query must keep the stateful operators of snapshot %s, as an update would.", n.FromSnapshot)); err != nil {
 			return w.out, err
 		}
 	case hasPrev:
 		// A relaunch of a drained or cancelled name continues it.
-		if _, err := checkCarry("continue", n.Name, prev.plan, plan, nil,
+		if _, err := checkCarry("continue", n.Name, prev.plan, jplan, nil,
 			fmt.Sprintf("The job %s was drained or cancelled; a new launch continues it and must keep its stateful operators. DROP JOB %s first to start from scratch.", n.Name, n.Name)); err != nil {
 			return w.out, err
 		}
 	}
-	c.jobs[n.Name] = &checkedJob{plan: plan, with: with, live: true}
-	w.plan(plan, ins, with)
+	c.jobs[n.Name] = &checkedJob{plan: jplan, with: with, live: true}
+	w.plan(jplan, ins, with)
 	return w.out, nil
 }
 
@@ -337,21 +338,21 @@ func (c *Checker) checkAlter(n *sql.AlterJob, apply bool) ([]*pgerr.Error, error
 	if len(with) == 0 {
 		with = j.with // an update keeps the job's options
 	}
-	plan, err := c.s.e.planJob(n.Name, n.Insert, with)
+	jplan, err := c.s.e.planJob(n.Name, n.Insert, with)
 	if apply {
-		w.joinWarnings(plan, n.Insert)
+		w.joinWarnings(jplan, n.Insert)
 	}
 	if err != nil {
 		return w.out, err
 	}
-	if _, err := checkCarry("update", n.Name, j.plan, plan, mappingOf(n.Mapping), fmt.Sprintf(updateHint, n.Name)); err != nil {
+	if _, err := checkCarry("update", n.Name, j.plan, jplan, mappingOf(n.Mapping), fmt.Sprintf(updateHint, n.Name)); err != nil {
 		return w.out, err
 	}
 	if !apply {
 		return nil, nil
 	}
-	j.plan, j.with = plan, with
-	w.plan(plan, n.Insert, with)
+	j.plan, j.with = jplan, with
+	w.plan(jplan, n.Insert, with)
 	return w.out, nil
 }
 
@@ -379,10 +380,10 @@ func (c *Checker) checkTemplateBody(n *sql.CreateTemplate) ([]*pgerr.Error, erro
 	// Warnings are reported where the template is defined, once, not at
 	// every CREATE JOB FROM TEMPLATE.
 	w := &warner{c: c, who: "template " + n.Name}
-	plan, err := c.s.e.planJob(n.Name, ins, nil)
-	w.joinWarnings(plan, ins)
+	jplan, err := c.s.e.planJob(n.Name, ins, nil)
+	w.joinWarnings(jplan, ins)
 	if err == nil {
-		w.plan(plan, ins, nil)
+		w.plan(jplan, ins, nil)
 	}
 	for _, x := range w.out {
 		inBodyPos(x, n)
@@ -487,25 +488,25 @@ func (w *warner) warn(at sql.Pos, hint, format string, args ...any) {
 //   - a continuous aggregation into a table without a key appends a row per
 //     update, and so do EARLY and LATE panes;
 //   - allowed_lateness or emit_early on a job without windows does nothing.
-func (w *warner) plan(p *planner.JobPlan, ins *sql.Insert, with []sql.Option) {
+func (w *warner) plan(p *plan.JobPlan, ins *sql.Insert, with []sql.Option) {
 	sel, _ := ins.Query.(*sql.Select)
 	stmtPos := ins.Start
-	var agg planner.Op
+	var agg plan.Op
 	aggStage := -1
-	var sink *planner.SinkOp
+	var sink *plan.SinkOp
 	sinkStage := -1
 	for si, stg := range p.Stages {
 		for _, op := range stg.Ops {
 			switch o := op.(type) {
-			case *planner.WindowAggOp:
+			case *plan.WindowAggOp:
 				if !o.Partial {
 					agg, aggStage = o, si
 				}
-			case *planner.AggOp:
+			case *plan.AggOp:
 				if !o.Partial {
 					agg, aggStage = o, si
 				}
-			case *planner.SinkOp:
+			case *plan.SinkOp:
 				sink, sinkStage = o, si
 			}
 		}
@@ -518,14 +519,14 @@ func (w *warner) plan(p *planner.JobPlan, ins *sql.Insert, with []sql.Option) {
 		}
 		return stmtPos
 	}
-	if _, windowed := agg.(*planner.WindowAggOp); !windowed {
+	if _, windowed := agg.(*plan.WindowAggOp); !windowed {
 		for _, key := range []string{"allowed_lateness", "emit_early"} {
 			if _, ok := p.Options.Raw[key]; ok {
 				w.warn(optPos(key), "", "%s: option %s has no effect: the job has no windowed aggregation", w.who, key)
 			}
 		}
 	}
-	if a, ok := agg.(*planner.AggOp); ok {
+	if a, ok := agg.(*plan.AggOp); ok {
 		distinct := false
 		for _, f := range a.Aggs {
 			distinct = distinct || f.Distinct
@@ -554,12 +555,12 @@ func (w *warner) plan(p *planner.JobPlan, ins *sql.Insert, with []sql.Option) {
 	if !ok {
 		return
 	}
-	wa, windowed := agg.(*planner.WindowAggOp)
+	wa, windowed := agg.(*plan.WindowAggOp)
 	nkeys := 0
 	if windowed {
 		nkeys = len(wa.KeyCols)
 	} else {
-		nkeys = len(agg.(*planner.AggOp).KeyCols)
+		nkeys = len(agg.(*plan.AggOp).KeyCols)
 	}
 	tablePos := ins.TablePos
 	if tablePos.Line == 0 {
@@ -627,7 +628,7 @@ const (
 // ops that follow it in stg to the sink's input row: for each sink input
 // column, the group key index it carries, roleWindowStart/End, or roleNone.
 // ok is false when the chain has an op it does not know.
-func sinkRoles(stg *planner.Stage, agg planner.Op) (roles []int, ok bool) {
+func sinkRoles(stg *plan.Stage, agg plan.Op) (roles []int, ok bool) {
 	i := 0
 	for i < len(stg.Ops) && stg.Ops[i] != agg {
 		i++
@@ -641,21 +642,21 @@ func sinkRoles(stg *planner.Stage, agg planner.Op) (roles []int, ok bool) {
 		roles[c] = roleNone
 	}
 	switch a := agg.(type) {
-	case *planner.WindowAggOp:
+	case *plan.WindowAggOp:
 		for k := range a.KeyCols {
 			roles[k] = k
 		}
 		roles[len(a.KeyCols)] = roleWindowStart
 		roles[len(a.KeyCols)+1] = roleWindowEnd
-	case *planner.AggOp:
+	case *plan.AggOp:
 		for k := range a.KeyCols {
 			roles[k] = k
 		}
 	}
 	for _, op := range stg.Ops[i+1:] {
 		switch o := op.(type) {
-		case *planner.FilterOp:
-		case *planner.ProjectOp:
+		case *plan.FilterOp:
+		case *plan.ProjectOp:
 			next := make([]int, len(o.Exprs))
 			for j, x := range o.Exprs {
 				next[j] = roleNone
@@ -664,9 +665,9 @@ func sinkRoles(stg *planner.Stage, agg planner.Op) (roles []int, ok bool) {
 				}
 			}
 			roles = next
-		case *planner.WindowAssignOp:
+		case *plan.WindowAssignOp:
 			roles = append(roles, roleNone, roleNone)
-		case *planner.SinkOp:
+		case *plan.SinkOp:
 			return roles, true
 		default:
 			return nil, false
@@ -676,7 +677,7 @@ func sinkRoles(stg *planner.Stage, agg planner.Op) (roles []int, ok bool) {
 }
 
 // sinkInput is the schema of the rows reaching sink in stg.
-func sinkInput(stg *planner.Stage, sink *planner.SinkOp) planner.Schema {
+func sinkInput(stg *plan.Stage, sink *plan.SinkOp) plan.Schema {
 	for i, op := range stg.Ops {
 		if op == sink && i > 0 {
 			return stg.Ops[i-1].OutSchema()
@@ -722,13 +723,13 @@ func firstAggCall(sel *sql.Select) *sql.FuncCall {
 
 // joinWarnings reports the joins of two streams that keep state forever.
 // The plan knows which conditions bound which side
-// (planner.JobPlan.Warnings): when the job plans and none of its joins is
+// (plan.JobPlan.Warnings): when the job plans and none of its joins is
 // unbounded, nothing is reported, even where the statement alone (joins)
 // looks unbounded (a bound through a subquery's window columns); when it
 // has unbounded joins, the statement's warnings place them, or the plan's
 // describe them. A job that does not plan gets the statement's warnings:
 // a join the planner rejects still deserves its time bound.
-func (w *warner) joinWarnings(p *planner.JobPlan, ins *sql.Insert) {
+func (w *warner) joinWarnings(p *plan.JobPlan, ins *sql.Insert) {
 	if p == nil {
 		w.joins(ins)
 		return

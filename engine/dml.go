@@ -9,6 +9,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 	"github.com/weir-sql/weir/query"
 	"github.com/weir-sql/weir/sql"
@@ -26,7 +27,7 @@ func (e *Engine) lookupRow(_ context.Context, rel *catalog.Relation, key datum.R
 	return table.Get(e.store, rel.ID, key)
 }
 
-func resultColumns(sc planner.Schema) []Column {
+func resultColumns(sc plan.Schema) []Column {
 	cols := make([]Column, len(sc))
 	for i, c := range sc {
 		cols[i] = Column{Name: c.Name, Type: c.Type}

@@ -14,7 +14,7 @@ import (
 	"github.com/weir-sql/weir/executor"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 	"github.com/weir-sql/weir/state"
 )
@@ -216,7 +216,7 @@ func (e *Engine) resumeJobs() error {
 		if !j.Live() {
 			continue
 		}
-		plan, err := e.planJobSQL(j.Name, j.SQL, j.Options)
+		jplan, err := e.planJobSQL(j.Name, j.SQL, j.Options)
 		if err != nil {
 			j.State = catalog.JobFailed
 			j.Error = fmt.Sprintf("cannot re-plan after restart: %v", err)
@@ -226,7 +226,7 @@ func (e *Engine) resumeJobs() error {
 			}
 			continue
 		}
-		if err := e.startJob(j, plan); err != nil {
+		if err := e.startJob(j, jplan); err != nil {
 			return err
 		}
 		if j.State == catalog.JobDraining {
@@ -239,7 +239,7 @@ func (e *Engine) resumeJobs() error {
 }
 
 // planJobSQL re-parses and plans a stored job statement.
-func (e *Engine) planJobSQL(name, text string, options map[string]string) (*planner.JobPlan, error) {
+func (e *Engine) planJobSQL(name, text string, options map[string]string) (*plan.JobPlan, error) {
 	stmt, err := sql.ParseOne(text)
 	if err != nil {
 		return nil, err
@@ -256,8 +256,8 @@ func (e *Engine) planJobSQL(name, text string, options map[string]string) (*plan
 }
 
 // startJob starts the executor for catalog job j and watches it end.
-func (e *Engine) startJob(j *catalog.Job, plan *planner.JobPlan) error {
-	rj, err := e.exec.Start(plan, executor.JobMeta{Name: j.Name, ID: j.ID, StateNS: j.StateNS})
+func (e *Engine) startJob(j *catalog.Job, jplan *plan.JobPlan) error {
+	rj, err := e.exec.Start(jplan, executor.JobMeta{Name: j.Name, ID: j.ID, StateNS: j.StateNS})
 	if err != nil {
 		return err
 	}
@@ -265,7 +265,7 @@ func (e *Engine) startJob(j *catalog.Job, plan *planner.JobPlan) error {
 	e.mu.Lock()
 	e.mu.jobs[j.Name] = lj
 	e.mu.watchers.Add(1)
-	e.scheduleSnapshots(j, plan, lj) // lifecycle.go: snapshot_every
+	e.scheduleSnapshots(j, jplan, lj) // lifecycle.go: snapshot_every
 	e.mu.Unlock()
 	go e.watch(j.ID, lj)
 	return nil

@@ -10,17 +10,18 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/executor"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 	"github.com/weir-sql/weir/sql"
 )
 
 // planJob plans `CREATE JOB name WITH (opts) AS ins`.
-func (e *Engine) planJob(name string, ins *sql.Insert, opts []sql.Option) (*planner.JobPlan, error) {
+func (e *Engine) planJob(name string, ins *sql.Insert, opts []sql.Option) (*plan.JobPlan, error) {
 	return planner.PlanJob(resolver{e}, name, ins, opts)
 }
 
 // jobBounded reports whether every source of a plan is bounded.
-func jobBounded(p *planner.JobPlan) bool {
+func jobBounded(p *plan.JobPlan) bool {
 	for _, st := range p.Stages {
 		if st.Source != nil && !st.Source.Bounded {
 			return false
@@ -61,7 +62,7 @@ func (s *Session) createJob(ctx context.Context, n *sql.CreateJob) (*Result, err
 		return nil, pgerr.New(pgerr.DuplicateObject, "job %q is already running (job id %d)", n.Name, lj.ID).
 			WithHint("DRAIN JOB or CANCEL JOB %s first, or ALTER JOB %s UPDATE", n.Name, n.Name)
 	}
-	plan, err := e.planJob(n.Name, ins, with)
+	jplan, err := e.planJob(n.Name, ins, with)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +73,7 @@ func (s *Session) createJob(ctx context.Context, n *sql.CreateJob) (*Result, err
 	unlock := e.lockJob(n.Name)
 	defer unlock()
 	// A drained or cancelled predecessor is continued (lifecycle.go).
-	ns, prevID, err := e.continueLineage(n.Name, plan, id)
+	ns, prevID, err := e.continueLineage(n.Name, jplan, id)
 	if err != nil {
 		return nil, err
 	}
@@ -81,12 +82,12 @@ func (s *Session) createJob(ctx context.Context, n *sql.CreateJob) (*Result, err
 	if err := e.cat.CreateJob(j); err != nil {
 		return nil, err
 	}
-	if err := e.startJob(j, plan); err != nil {
+	if err := e.startJob(j, jplan); err != nil {
 		j.State, j.Error, j.EndedAt = catalog.JobFailed, err.Error(), e.Now()
 		_ = e.cat.PutJob(j)
 		return nil, err
 	}
-	s.jobs = append(s.jobs, sessionJob{name: n.Name, id: id, bounded: jobBounded(plan)})
+	s.jobs = append(s.jobs, sessionJob{name: n.Name, id: id, bounded: jobBounded(jplan)})
 	return &Result{Tag: "CREATE JOB"}, nil
 }
 
@@ -172,21 +173,21 @@ func (s *Session) explain(ctx context.Context, n *sql.Explain) (*Result, error) 
 			return nil, err
 		}
 	case n.Job != "":
-		var plan *planner.JobPlan
+		var jplan *plan.JobPlan
 		rj := e.runningJob(n.Job)
 		if rj != nil {
-			plan = rj.Plan()
+			jplan = rj.Plan()
 		} else {
 			j, ok := e.cat.LatestJob(n.Job)
 			if !ok {
 				return nil, pgerr.New(pgerr.UndefinedObject, "job %q does not exist", n.Job)
 			}
 			var err error
-			if plan, err = e.planJobSQL(j.Name, j.SQL, j.Options); err != nil {
+			if jplan, err = e.planJobSQL(j.Name, j.SQL, j.Options); err != nil {
 				return nil, err
 			}
 		}
-		text = planner.ExplainJob(plan)
+		text = planner.ExplainJob(jplan)
 		if rj != nil {
 			text += e.explainRuntime(rj)
 		}
@@ -196,11 +197,11 @@ func (s *Session) explain(ctx context.Context, n *sql.Explain) (*Result, error) 
 			if st.Insert == nil {
 				return nil, pgerr.New(pgerr.FeatureNotSupported, "EXPLAIN CREATE JOB needs AS INSERT ...")
 			}
-			plan, err := e.planJob(st.Name, st.Insert, st.With)
+			jplan, err := e.planJob(st.Name, st.Insert, st.With)
 			if err != nil {
 				return nil, err
 			}
-			text = planner.ExplainJob(plan)
+			text = planner.ExplainJob(jplan)
 		default:
 			node, err := planner.BindStatement(resolver{e}, n.Stmt)
 			if err != nil {

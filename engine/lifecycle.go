@@ -11,6 +11,7 @@ import (
 	"github.com/weir-sql/weir/catalog"
 	"github.com/weir-sql/weir/executor"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 	"github.com/weir-sql/weir/sql"
 )
@@ -101,13 +102,13 @@ func mappingOf(opts []sql.Option) map[string]string {
 // job consumes them before it stops); a restore or relaunch, which has no
 // old job to run, is refused when inflight (the stages holding queue
 // entries, from executor.InflightStages) has such rows.
-func checkCarry(verb, name string, old, nw *planner.JobPlan, mapping map[string]string, hint string) (*executor.CarryPlan, error) {
+func checkCarry(verb, name string, old, nw *plan.JobPlan, mapping map[string]string, hint string) (*executor.CarryPlan, error) {
 	return checkCarryInflight(verb, name, old, nw, mapping, hint, nil)
 }
 
 // checkCarryInflight is checkCarry for a restore or relaunch: inflight
 // lists the stages holding queue entries.
-func checkCarryInflight(verb, name string, old, nw *planner.JobPlan, mapping map[string]string, hint string, inflight func() (map[int]bool, error)) (*executor.CarryPlan, error) {
+func checkCarryInflight(verb, name string, old, nw *plan.JobPlan, mapping map[string]string, hint string, inflight func() (map[int]bool, error)) (*executor.CarryPlan, error) {
 	matches, problems := planner.CompareForUpdate(old, nw, mapping)
 	cp := executor.PlanCarry(old, nw, matches)
 	if len(problems) == 0 && len(cp.Problems) > 0 && inflight != nil {
@@ -210,12 +211,12 @@ func (e *Engine) dropSnapshot(name string) error {
 // snapshot WITH SOURCE per period of the injected clock while the launch
 // runs, keeping the newest snapshot_keep scheduled snapshots of the job.
 // Called with e.mu held (from startJob).
-func (e *Engine) scheduleSnapshots(j *catalog.Job, plan *planner.JobPlan, lj *liveJob) {
-	every := time.Duration(plan.Options.SnapshotEvery) * time.Microsecond
+func (e *Engine) scheduleSnapshots(j *catalog.Job, jplan *plan.JobPlan, lj *liveJob) {
+	every := time.Duration(jplan.Options.SnapshotEvery) * time.Microsecond
 	if every <= 0 {
 		return
 	}
-	keep := plan.Options.SnapshotKeep
+	keep := jplan.Options.SnapshotKeep
 	if keep <= 0 {
 		keep = 3
 	}
@@ -465,11 +466,11 @@ func (s *Session) createJobFromSnapshot(ctx context.Context, n *sql.CreateJob) (
 	if len(with) == 0 {
 		with = sqlOptions(snap.Options)
 	}
-	plan, err := e.planJob(n.Name, ins, with)
+	jplan, err := e.planJob(n.Name, ins, with)
 	if err != nil {
 		return nil, err
 	}
-	cp, err := checkCarryInflight("restore", n.Name, oldPlan, plan, nil,
+	cp, err := checkCarryInflight("restore", n.Name, oldPlan, jplan, nil,
 		fmt.Sprintf("The new query must keep the stateful operators of snapshot %s (job %s), as an update would.", snap.Name, snap.Job),
 		func() (map[int]bool, error) { return executor.InflightStages(e.store, snap.ID, true) })
 	if err != nil {
@@ -493,12 +494,12 @@ func (s *Session) createJobFromSnapshot(ctx context.Context, n *sql.CreateJob) (
 		_ = executor.DeleteNamespace(e.store, ns)
 		return nil, err
 	}
-	if err := e.startJob(j, plan); err != nil {
+	if err := e.startJob(j, jplan); err != nil {
 		j.State, j.Error, j.EndedAt = catalog.JobFailed, err.Error(), e.Now()
 		_ = e.cat.PutJob(j)
 		return nil, err
 	}
-	s.jobs = append(s.jobs, sessionJob{name: n.Name, id: id, bounded: jobBounded(plan)})
+	s.jobs = append(s.jobs, sessionJob{name: n.Name, id: id, bounded: jobBounded(jplan)})
 	return &Result{Tag: "CREATE JOB"}, nil
 }
 
@@ -507,7 +508,7 @@ func (s *Session) createJobFromSnapshot(ctx context.Context, n *sql.CreateJob) (
 // or CANCELLED, its namespace is carried (reopened after a drain) so the new
 // launch continues exactly where it stopped; otherwise the launch starts
 // afresh in namespace id. prevID is the continued launch's id, or 0.
-func (e *Engine) continueLineage(name string, plan *planner.JobPlan, id uint64) (ns, prevID uint64, err error) {
+func (e *Engine) continueLineage(name string, jplan *plan.JobPlan, id uint64) (ns, prevID uint64, err error) {
 	prev, ok := e.cat.LatestJob(name)
 	if !ok || (prev.State != catalog.JobDrained && prev.State != catalog.JobCancelled) {
 		return id, 0, nil
@@ -518,7 +519,7 @@ func (e *Engine) continueLineage(name string, plan *planner.JobPlan, id uint64) 
 		e.opts.Logf("job %s: not continuing job id %d: %v", name, prev.ID, err)
 		return id, 0, nil
 	}
-	cp, err := checkCarryInflight("continue", name, oldPlan, plan, nil,
+	cp, err := checkCarryInflight("continue", name, oldPlan, jplan, nil,
 		fmt.Sprintf("Launch %d of job %s ended %s; a new launch continues it and must keep its stateful operators. DROP JOB %s first to start from scratch.",
 			prev.ID, name, prev.State, name),
 		func() (map[int]bool, error) { return executor.InflightStages(e.store, prev.StateNS, false) })

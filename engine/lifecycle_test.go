@@ -17,6 +17,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/executor"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 	"github.com/weir-sql/weir/sql"
 )
@@ -960,7 +961,7 @@ func TestLifecycleCarryRenumberedStages(t *testing.T) {
 		c.ID = renum[st.ID]
 		c.Inputs = nil
 		for _, in := range st.Inputs {
-			c.Inputs = append(c.Inputs, planner.StageInput{Stage: renum[in.Stage], Schema: in.Schema})
+			c.Inputs = append(c.Inputs, plan.StageInput{Stage: renum[in.Stage], Schema: in.Schema})
 		}
 		if st.Output != nil {
 			o := *st.Output

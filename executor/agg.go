@@ -5,7 +5,7 @@ import (
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -15,7 +15,7 @@ import (
 // that changed is emitted as [keys..., result...] (an upsert downstream).
 type aggOp struct {
 	baseOp
-	plan    *planner.AggOp
+	plan    *plan.AggOp
 	keyCols []int
 	nkeys   int
 	args    []expr.Evaluator
@@ -36,13 +36,13 @@ type group struct {
 	keyRow  datum.Row
 	accs    expr.AccSet
 	changed bool
-	// Retract (planner.AggOp): emitted says a result row was emitted
+	// Retract (plan.AggOp): emitted says a result row was emitted
 	// before; prev is that row, saved when the bundle first changes it.
 	emitted bool
 	prev    datum.Row
 }
 
-func newAggOp(b baseOp, p *planner.AggOp) (operator, error) {
+func newAggOp(b baseOp, p *plan.AggOp) (operator, error) {
 	o := &aggOp{baseOp: b, plan: p, keyCols: p.KeyCols, nkeys: len(p.KeyCols), partial: p.Partial, merge: p.Merge,
 		groups: make(map[string]*group), accs: expr.NewAccSet(p.Aggs)}
 	o.scratch = o.accs.New()

@@ -18,7 +18,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/batchrepr"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/weir-sql/weir/connector"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -417,7 +417,7 @@ func countDeadLetters(t *testing.T, st *state.Store, ns uint64) int {
 
 type crashCase struct {
 	name        string
-	spec        planner.WindowSpec
+	spec        plan.WindowSpec
 	lateness    int64
 	bundle      int
 	parallelism int
@@ -435,9 +435,9 @@ type crashCase struct {
 func TestCrashSimulated(t *testing.T) {
 	const sec = int64(1_000_000)
 	cases := []crashCase{
-		{name: "tumble", spec: planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec}, bundle: 40, parallelism: 3, every: 2, resumeEvery: 8, events: 1500},
-		{name: "hop-lateness", spec: planner.WindowSpec{Kind: planner.Hop, Size: 20 * sec, Slide: 5 * sec}, lateness: 30 * sec, bundle: 60, parallelism: 2, every: 2, resumeEvery: 8, events: 1500},
-		{name: "tumble-always-maybe", spec: planner.WindowSpec{Kind: planner.Tumble, Size: 30 * sec, Offset: 7 * sec}, bundle: 25, parallelism: 4, every: 1, resumeEvery: 8, events: 1000, alwaysMaybe: true},
+		{name: "tumble", spec: plan.WindowSpec{Kind: plan.Tumble, Size: 10 * sec}, bundle: 40, parallelism: 3, every: 2, resumeEvery: 8, events: 1500},
+		{name: "hop-lateness", spec: plan.WindowSpec{Kind: plan.Hop, Size: 20 * sec, Slide: 5 * sec}, lateness: 30 * sec, bundle: 60, parallelism: 2, every: 2, resumeEvery: 8, events: 1500},
+		{name: "tumble-always-maybe", spec: plan.WindowSpec{Kind: plan.Tumble, Size: 30 * sec, Offset: 7 * sec}, bundle: 25, parallelism: 4, every: 1, resumeEvery: 8, events: 1000, alwaysMaybe: true},
 	}
 	target := 10_000
 	if testing.Short() {
@@ -491,13 +491,13 @@ func runCrashCase(t *testing.T, c crashCase, seed int64) (images, resumes int) {
 	}
 	bad := strings.Count(string(raw), "broken,")
 	spec := c.spec
-	if spec.Kind == planner.Tumble {
+	if spec.Kind == plan.Tumble {
 		spec.Slide = spec.Size
 	}
 	want, wantDropped := oracle(evs, spec, delay, c.lateness)
-	plan := windowJob(path, c.spec, delay, 99, c.lateness)
-	plan.Stages[0].Parallelism = 1
-	plan.Stages[1].Parallelism = c.parallelism
+	jplan := windowJob(path, c.spec, delay, 99, c.lateness)
+	jplan.Stages[0].Parallelism = 1
+	jplan.Stages[1].Parallelism = c.parallelism
 	meta := JobMeta{Name: "crash", ID: 1, StateNS: 7}
 	fatal := func(format string, args ...any) {
 		t.Helper()
@@ -537,7 +537,7 @@ func runCrashCase(t *testing.T, c crashCase, seed int64) (images, resumes int) {
 		hooks.alwaysMaybe = c.alwaysMaybe
 		hooks.sliceBundles = 1 + rng.Intn(4)
 		x := New(Config{Store: st, Env: connector.Env{Clock: connector.SystemClock(), BaseDir: dir}, BundleSize: c.bundle, hooks: hooks})
-		j, err := x.Start(plan, meta)
+		j, err := x.Start(jplan, meta)
 		if err != nil {
 			fatal("start: %v", err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 	"github.com/weir-sql/weir/sql"
 	"github.com/weir-sql/weir/state"
@@ -104,7 +105,7 @@ type ddEnv struct {
 }
 
 type ddJob struct {
-	plan *planner.JobPlan
+	plan *plan.JobPlan
 	meta JobMeta
 	j    *Job
 }
@@ -261,25 +262,25 @@ func (e *ddEnv) define(input string, explain bool) (string, error) {
 	if !ok {
 		return "", pgerr.New(pgerr.WrongObjectType, "define needs CREATE JOB, not %T", st)
 	}
-	plan, err := planner.PlanCreateJob(e.cat, cj)
+	jplan, err := planner.PlanCreateJob(e.cat, cj)
 	if err != nil {
 		return "", err
 	}
 	e.nextID++
 	meta := JobMeta{Name: cj.Name, ID: e.nextID, StateNS: e.nextID}
 	before := e.clock.Waiters()
-	j, err := e.x.Start(plan, meta)
+	j, err := e.x.Start(jplan, meta)
 	if err != nil {
 		return "", err
 	}
-	dj := &ddJob{plan: plan, meta: meta, j: j}
+	dj := &ddJob{plan: jplan, meta: meta, j: j}
 	e.jobs[cj.Name] = dj
 	e.order = append(e.order, cj.Name)
 	if err := e.awaitClockUsers(before, dj); err != nil {
 		return "", err
 	}
 	if explain {
-		return planner.ExplainJob(plan), nil
+		return planner.ExplainJob(jplan), nil
 	}
 	return "ok\n", nil
 }
@@ -563,14 +564,14 @@ func (e *ddEnv) scanTable(name string) (string, error) {
 // committed in the store. Window aggregations' entries are decoded: key,
 // window, pane count, flags and the accumulators' current results.
 func (e *ddEnv) scanState(j *ddJob) (string, error) {
-	windows := map[string]*planner.WindowAggOp{}
-	aggs := map[string]*planner.AggOp{}
+	windows := map[string]*plan.WindowAggOp{}
+	aggs := map[string]*plan.AggOp{}
 	for _, st := range j.plan.Stages {
 		for _, op := range st.Ops {
 			switch op := op.(type) {
-			case *planner.WindowAggOp:
+			case *plan.WindowAggOp:
 				windows[op.OpName()] = op
-			case *planner.AggOp:
+			case *plan.AggOp:
 				aggs[op.OpName()] = op
 			}
 		}
@@ -593,7 +594,7 @@ func (e *ddEnv) scanState(j *ddJob) (string, error) {
 	return strings.Join(lines, "\n") + "\n", nil
 }
 
-func (e *ddEnv) formatStateEntry(k, v []byte, windows map[string]*planner.WindowAggOp, aggs map[string]*planner.AggOp) string {
+func (e *ddEnv) formatStateEntry(k, v []byte, windows map[string]*plan.WindowAggOp, aggs map[string]*plan.AggOp) string {
 	raw := fmt.Sprintf("%s -> %x", e.store.FormatKey(k), v)
 	i := strings.IndexByte(string(k[9:]), 0)
 	if i < 0 {
@@ -668,7 +669,7 @@ func ddKey(r datum.Row) string {
 	return "(" + strings.Join(parts, ", ") + ")"
 }
 
-func ddWindow(w planner.WindowSpec, start int64) string {
+func ddWindow(w plan.WindowSpec, start int64) string {
 	return fmt.Sprintf("[%s, %s)", datum.FormatTimestamp(start), datum.FormatTimestamp(start+w.Size))
 }
 

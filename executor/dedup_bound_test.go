@@ -9,7 +9,7 @@ import (
 
 	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/datum"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -20,11 +20,11 @@ const sec = int64(1_000_000)
 type logWindowJob struct {
 	st   *state.Store
 	hub  *connector.LogHub
-	plan *planner.JobPlan
+	plan *plan.JobPlan
 	x    *Executor
 }
 
-func newLogWindowJob(t testing.TB, delay int64, tune func(*planner.JobPlan, *Config)) *logWindowJob {
+func newLogWindowJob(t testing.TB, delay int64, tune func(*plan.JobPlan, *Config)) *logWindowJob {
 	dir := t.TempDir()
 	st, err := state.Open(filepath.Join(dir, "store"), state.Options{NoSync: true})
 	if err != nil {
@@ -34,17 +34,17 @@ func newLogWindowJob(t testing.TB, delay int64, tune func(*planner.JobPlan, *Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := windowJob("", planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec}, delay, 99, 0)
-	src := plan.Stages[0].Source
+	jplan := windowJob("", plan.WindowSpec{Kind: plan.Tumble, Size: 10 * sec}, delay, 99, 0)
+	src := jplan.Stages[0].Source
 	src.Connector, src.Options, src.Bounded = "log", map[string]string{"connector": "log"}, false
 	cfg := Config{Store: st, Env: connector.Env{Store: st, Logs: hub, Clock: connector.SystemClock(), BaseDir: dir}}
-	tune(plan, &cfg)
+	tune(jplan, &cfg)
 	x := New(cfg)
 	t.Cleanup(func() {
 		x.Close()
 		st.Close()
 	})
-	return &logWindowJob{st: st, hub: hub, plan: plan, x: x}
+	return &logWindowJob{st: st, hub: hub, plan: jplan, x: x}
 }
 
 // fingerprintFootprint returns the keys and bytes of namespace ns's
@@ -70,15 +70,15 @@ func fingerprintFootprint(t testing.TB, st *state.Store, ns uint64) (keys, bytes
 // are still kept).
 func TestFingerprintStorageBounded(t *testing.T) {
 	const sliceBundles = 16
-	lj := newLogWindowJob(t, 2*sec, func(plan *planner.JobPlan, cfg *Config) {
-		plan.Options.Parallelism = 2
-		plan.Stages[1].Parallelism = 2
+	lj := newLogWindowJob(t, 2*sec, func(jplan *plan.JobPlan, cfg *Config) {
+		jplan.Options.Parallelism = 2
+		jplan.Stages[1].Parallelism = 2
 		cfg.BundleSize, cfg.hooks, cfg.Scale = 256, &testHooks{sliceBundles: sliceBundles}, ScaleConfig{Off: true}
 	})
-	st, hub, plan, x := lj.st, lj.hub, lj.plan, lj.x
-	src := plan.Stages[0].Source
+	st, hub, jplan, x := lj.st, lj.hub, lj.plan, lj.x
+	src := jplan.Stages[0].Source
 	const ns = 11
-	j, err := x.Start(plan, JobMeta{Name: "fp", ID: 1, StateNS: ns})
+	j, err := x.Start(jplan, JobMeta{Name: "fp", ID: 1, StateNS: ns})
 	if err != nil {
 		t.Fatal(err)
 	}

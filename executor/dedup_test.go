@@ -13,7 +13,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/weir-sql/weir/connector"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -51,13 +51,13 @@ type dedupRig struct {
 func newDedupRig(t testing.TB, st *state.Store, clock *fakeClock, hooks *testHooks) *dedupRig {
 	x := New(Config{Store: st, Env: connector.Env{Clock: clock}, hooks: hooks})
 	j := &Job{x: x, meta: JobMeta{Name: "fp", ID: 1, StateNS: 5}}
-	up := &stageRT{plan: &planner.Stage{ID: 0, Name: "s0"}, job: j}
+	up := &stageRT{plan: &plan.Stage{ID: 0, Name: "s0"}, job: j}
 	var prods []*worker
 	for i := 0; i < 2; i++ {
 		prods = append(prods, &worker{job: j, st: up, idx: i, unit: unit{ID: uint32(i), Part: int32(i)}})
 	}
 	up.setList(prods)
-	ks := &stageRT{plan: &planner.Stage{ID: 1, Name: "s1"}, job: j, upstreams: []*stageRT{up}, nb: 1}
+	ks := &stageRT{plan: &plan.Stage{ID: 1, Name: "s1"}, job: j, upstreams: []*stageRT{up}, nb: 1}
 	w := &worker{job: j, st: ks, idx: 0, b0: 0, b1: 1, batch: st.NewBatch()}
 	ks.setList([]*worker{w})
 	var err error
@@ -256,12 +256,12 @@ func TestFingerprintSourceOffsets(t *testing.T) {
 
 // runWindowJob runs the oracle's windowed job to completion on st with cfg
 // and returns its final status and table lines.
-func runWindowJob(t *testing.T, st *state.Store, cfg Config, plan *planner.JobPlan) (Status, DedupStats) {
+func runWindowJob(t *testing.T, st *state.Store, cfg Config, jplan *plan.JobPlan) (Status, DedupStats) {
 	t.Helper()
 	cfg.Store = st
 	x := New(cfg)
 	defer x.Close()
-	j, err := x.Start(plan, JobMeta{Name: "oracle", ID: 1, StateNS: 7})
+	j, err := x.Start(jplan, JobMeta{Name: "oracle", ID: 1, StateNS: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func runWindowJob(t *testing.T, st *state.Store, cfg Config, plan *planner.JobPl
 // with fingerprinting off, the same retries corrupt the result.
 func TestDedupRedelivery(t *testing.T) {
 	const sec = int64(1_000_000)
-	spec := planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec, Slide: 10 * sec}
+	spec := plan.WindowSpec{Kind: plan.Tumble, Size: 10 * sec, Slide: 10 * sec}
 	for _, c := range []struct {
 		name  string
 		hooks testHooks
@@ -340,12 +340,12 @@ func TestDedupRedelivery(t *testing.T) {
 					}
 					return again
 				}
-				plan := windowJob(path, spec, delay, 99, 0)
-				plan.Stages[0].Parallelism = 1
-				plan.Stages[1].Parallelism = 3
+				jplan := windowJob(path, spec, delay, 99, 0)
+				jplan.Stages[0].Parallelism = 1
+				jplan.Stages[1].Parallelism = 3
 				cfg := Config{Env: connector.Env{Clock: connector.SystemClock(), BaseDir: dir}, BundleSize: 150,
 					hooks: &hooks, NoFingerprints: c.off}
-				_, ds := runWindowJob(t, st, cfg, plan)
+				_, ds := runWindowJob(t, st, cfg, jplan)
 				got := formatTable(t, st, 99)
 				same := sameLines(formatOracle(want, spec), got)
 				t.Logf("%d retries, %d dropped, %d store reads, %d false positives", retried, ds.Dropped, ds.Maybes, ds.FalsePositives)
@@ -373,7 +373,7 @@ func TestDedupRedelivery(t *testing.T) {
 // dropped, and the result equals the oracle.
 func TestDedupRestartRedelivery(t *testing.T) {
 	const sec = int64(1_000_000)
-	spec := planner.WindowSpec{Kind: planner.Hop, Size: 20 * sec, Slide: 5 * sec}
+	spec := plan.WindowSpec{Kind: plan.Hop, Size: 20 * sec, Slide: 5 * sec}
 	for _, drop := range []bool{false, true} {
 		t.Run(fmt.Sprintf("dropFilters=%v", drop), func(t *testing.T) {
 			seed := seeds(t, 1)[0]
@@ -390,9 +390,9 @@ func TestDedupRestartRedelivery(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			plan := windowJob(path, spec, delay, 99, 0)
-			plan.Stages[0].Parallelism = 1
-			plan.Stages[1].Parallelism = 2
+			jplan := windowJob(path, spec, delay, 99, 0)
+			jplan.Stages[0].Parallelism = 1
+			jplan.Stages[1].Parallelism = 2
 			// Capture every delivery's encoded entry.
 			var mu sync.Mutex
 			sent := map[string][]byte{}
@@ -417,7 +417,7 @@ func TestDedupRestartRedelivery(t *testing.T) {
 			cfg := Config{Store: st, Env: connector.Env{Clock: connector.SystemClock(), BaseDir: dir}, BundleSize: 100, hooks: hooks,
 				Scale: ScaleConfig{Off: true}}
 			x := New(cfg)
-			j, err := x.Start(plan, JobMeta{Name: "oracle", ID: 1, StateNS: 7})
+			j, err := x.Start(jplan, JobMeta{Name: "oracle", ID: 1, StateNS: 7})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -485,7 +485,7 @@ func TestDedupRestartRedelivery(t *testing.T) {
 				t.Fatal("no consumed entry with a live fingerprint to re-send")
 			}
 			cfg.hooks = &testHooks{dropFilters: drop}
-			_, ds := runWindowJob(t, st, cfg, plan)
+			_, ds := runWindowJob(t, st, cfg, jplan)
 			got := formatTable(t, st, 99)
 			if !sameLines(formatOracle(want, spec), got) {
 				t.Fatalf("table differs from oracle\n%s", diffLines(formatOracle(want, spec), got))

@@ -1,4 +1,4 @@
-// Package executor runs streaming jobs: it turns a planner.JobPlan into
+// Package executor runs streaming jobs: it turns a plan.JobPlan into
 // workers that process bundles of records and commit each bundle in one
 // atomic Pebble batch, following Google's MillWheel and Dataflow.
 //
@@ -7,9 +7,10 @@
 // The executor sits below the engine (which owns the catalog and SQL) and
 // above state (the Pebble store, keyed state, timers), connector (sources and
 // sinks), table (table rows) and expr (compiled expressions). It never
-// imports sql, server or the TiDB AST; plans reach it as plain data
-// (planner/physical.go) and its builder (build.go) turns each plan op into a
-// running operator with one type switch.
+// imports sql, planner, server or the TiDB parser (`make lint` checks it):
+// plans reach it as plain data, package plan, and its builder (ops.go)
+// turns each plan op into a running operator with one type switch. The
+// pipeline is sql → planner → plan → executor → state.
 //
 // # Units and workers
 //

@@ -7,7 +7,7 @@ import (
 
 	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/pgerr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -90,14 +90,14 @@ type JobMeta struct {
 
 // Start launches (or, when the store holds its progress, resumes) the job
 // described by plan. It returns once every worker has loaded its state.
-func (x *Executor) Start(plan *planner.JobPlan, meta JobMeta) (*Job, error) {
+func (x *Executor) Start(jplan *plan.JobPlan, meta JobMeta) (*Job, error) {
 	x.mu.Lock()
 	if _, ok := x.mu.jobs[meta.ID]; ok {
 		x.mu.Unlock()
 		return nil, pgerr.New(pgerr.ObjectNotInPrerequisiteState, "job %d is already running", meta.ID)
 	}
 	x.mu.Unlock()
-	j, err := newJob(x, plan, meta)
+	j, err := newJob(x, jplan, meta)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (x *Executor) forget(j *Job) {
 
 // sinkFor returns the shared connector sink of a SinkOp (one per sink
 // object per process).
-func (x *Executor) sinkFor(p *planner.SinkOp) (connector.Sink, error) {
+func (x *Executor) sinkFor(p *plan.SinkOp) (connector.Sink, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if s, ok := x.mu.sinks[p.TargetID]; ok {

@@ -16,7 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/pgerr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -30,7 +30,7 @@ import (
 // oracle's result and every dead letter exactly once.
 func TestFaultCommitErrors(t *testing.T) {
 	const sec = int64(1_000_000)
-	spec := planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec, Slide: 10 * sec}
+	spec := plan.WindowSpec{Kind: plan.Tumble, Size: 10 * sec, Slide: 10 * sec}
 	for _, c := range []struct {
 		name  string
 		errno syscall.Errno
@@ -50,7 +50,7 @@ func TestFaultCommitErrors(t *testing.T) {
 	}
 }
 
-func runFaultCase(t *testing.T, spec planner.WindowSpec, errno syscall.Errno, ops []errorfs.OpKind, code string, crash bool, seed int64) {
+func runFaultCase(t *testing.T, spec plan.WindowSpec, errno syscall.Errno, ops []errorfs.OpKind, code string, crash bool, seed int64) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewSource(seed))
 	const delay = 5_000_000
@@ -59,9 +59,9 @@ func runFaultCase(t *testing.T, spec planner.WindowSpec, errno syscall.Errno, op
 	path := filepath.Join(dir, "readings.csv")
 	writeCSV(t, path, evs, 10, rng)
 	want, _ := oracle(evs, spec, delay, 0)
-	plan := windowJob(path, spec, delay, 99, 0)
-	plan.Stages[0].Parallelism = 1
-	plan.Stages[1].Parallelism = 2
+	jplan := windowJob(path, spec, delay, 99, 0)
+	jplan.Stages[0].Parallelism = 1
+	jplan.Stages[1].Parallelism = 2
 	meta := JobMeta{Name: "faulty", ID: 1, StateNS: 7}
 
 	mem := vfs.NewCrashableMem()
@@ -102,7 +102,7 @@ func runFaultCase(t *testing.T, spec planner.WindowSpec, errno syscall.Errno, op
 	}
 	cfg := Config{Store: st, Env: connector.Env{Clock: connector.SystemClock(), BaseDir: dir}, BundleSize: 60, hooks: hooks}
 	x := New(cfg)
-	j, err := x.Start(plan, meta)
+	j, err := x.Start(jplan, meta)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func runFaultCase(t *testing.T, spec planner.WindowSpec, errno syscall.Errno, op
 	}
 	mu.Unlock()
 	cfg.Store, cfg.hooks = st, nil
-	status, _ := runWindowJob(t, st, cfg, plan)
+	status, _ := runWindowJob(t, st, cfg, jplan)
 	got := formatTable(t, st, 99)
 	if !sameLines(formatOracle(want, spec), got) {
 		t.Fatalf("after the restart the table differs from the oracle\n%s", diffLines(formatOracle(want, spec), got))

@@ -9,7 +9,7 @@ import (
 
 	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/pgerr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -27,7 +27,7 @@ const (
 // Job is one running job: its stages and their workers.
 type Job struct {
 	x      *Executor
-	plan   *planner.JobPlan
+	plan   *plan.JobPlan
 	meta   JobMeta
 	stages []*stageRT
 
@@ -79,7 +79,7 @@ type Job struct {
 
 // stageRT is a running stage.
 type stageRT struct {
-	plan      *planner.Stage
+	plan      *plan.Stage
 	job       *Job
 	runners   atomic.Pointer[[]*worker] // the current units' runners (ranges.go)
 	upstreams []*stageRT
@@ -95,14 +95,14 @@ type stageRT struct {
 	table   unitTable
 }
 
-func newJob(x *Executor, plan *planner.JobPlan, meta JobMeta) (*Job, error) {
+func newJob(x *Executor, jplan *plan.JobPlan, meta JobMeta) (*Job, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &Job{x: x, plan: plan, meta: meta, ctx: ctx, cancel: cancel, done: make(chan struct{}), drainCh: make(chan struct{}), unitsDone: make(chan struct{})}
+	j := &Job{x: x, plan: jplan, meta: meta, ctx: ctx, cancel: cancel, done: make(chan struct{}), drainCh: make(chan struct{}), unitsDone: make(chan struct{})}
 	j.mu.state = StateRunning
 	j.mu.progress = make(chan struct{})
 	j.startedAt = x.cfg.Env.Clock.Now().UnixMicro()
 	byID := map[int]*stageRT{}
-	for _, sp := range plan.Stages {
+	for _, sp := range jplan.Stages {
 		st := &stageRT{plan: sp, job: j}
 		byID[sp.ID] = st
 		j.stages = append(j.stages, st)
@@ -126,11 +126,11 @@ func newJob(x *Executor, plan *planner.JobPlan, meta JobMeta) (*Job, error) {
 			// A lifted aggregation's partial rows start with its keys.
 			if n := len(st.plan.Ops); n > 0 {
 				switch last := st.plan.Ops[n-1].(type) {
-				case *planner.WindowAggOp:
+				case *plan.WindowAggOp:
 					if last.Partial {
 						st.keyCols = seq(len(last.KeyCols))
 					}
-				case *planner.AggOp:
+				case *plan.AggOp:
 					if last.Partial {
 						st.keyCols = seq(len(last.KeyCols))
 					}
@@ -545,7 +545,7 @@ func (j *Job) StartedAt() int64 { return j.startedAt }
 func (j *Job) Meta() JobMeta { return j.meta }
 
 // Plan returns the plan the job runs.
-func (j *Job) Plan() *planner.JobPlan { return j.plan }
+func (j *Job) Plan() *plan.JobPlan { return j.plan }
 
 func (j *Job) valueState(op string) *state.ValueState { return j.x.valueState(j.meta.StateNS, op) }
 

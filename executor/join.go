@@ -10,11 +10,11 @@ import (
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
-// joinOp runs a planner.JoinOp: a symmetric hash join of the two inputs of
+// joinOp runs a plan.JoinOp: a symmetric hash join of the two inputs of
 // its stage. Each side keeps its rows in memory, by join key, and in the
 // store; a row arriving on one side is matched at once with the other
 // side's rows of its key (every pair is emitted exactly once: when the
@@ -39,7 +39,7 @@ import (
 // the join never reads the store after load.
 type joinOp struct {
 	baseOp
-	plan     *planner.JoinOp
+	plan     *plan.JoinOp
 	sides    [2]*joinSide
 	residual expr.Predicate
 	widths   [2]int
@@ -89,7 +89,7 @@ type jrow struct {
 
 const jrowOverhead = 64 // bytes of bookkeeping per kept row, for stateBytes
 
-func newJoinOp(b baseOp, p *planner.JoinOp) (operator, error) {
+func newJoinOp(b baseOp, p *plan.JoinOp) (operator, error) {
 	o := &joinOp{baseOp: b, plan: p, widths: p.Widths, updating: p.Updating}
 	if p.Residual != nil {
 		pred, err := expr.CompilePredicate(p.Residual)
@@ -521,14 +521,14 @@ func releaseOpBytes(j *Job, op string) {
 
 // startsOf returns the starts of the windows a row with time ts belongs
 // to: those containing ts, or, for rows already windowed upstream
-// (planner.WindowAggOp.Prewindowed), the one window whose start or end ts
+// (plan.WindowAggOp.Prewindowed), the one window whose start or end ts
 // is.
 func (o *windowAggOp) startsOf(ts int64) []int64 {
 	switch o.plan.Prewindowed {
-	case planner.PrewindowedStart:
+	case plan.PrewindowedStart:
 		o.starts = append(o.starts[:0], ts)
 		return o.starts
-	case planner.PrewindowedEnd:
+	case plan.PrewindowedEnd:
 		o.starts = append(o.starts[:0], ts-o.spec.Size)
 		return o.starts
 	}
@@ -549,7 +549,7 @@ func (o *windowAggOp) gateWM() int64 {
 	return o.w.gateWM()
 }
 
-// teeOp runs a planner.TeeOp: every input row goes to the side chain
+// teeOp runs a plan.TeeOp: every input row goes to the side chain
 // (whose end is the right input of the stage's join) and on to the next
 // operator. Timers, flushes, loads and state are the side operators'.
 type teeOp struct {
@@ -559,7 +559,7 @@ type teeOp struct {
 
 // newTeeOp builds a tee at the start of a chain whose later operators
 // (rest, already built) include the join its side chain feeds.
-func newTeeOp(b baseOp, p *planner.TeeOp, rest []operator) (operator, error) {
+func newTeeOp(b baseOp, p *plan.TeeOp, rest []operator) (operator, error) {
 	var join multiInput
 	for _, op := range rest {
 		if mi, ok := op.(multiInput); ok {

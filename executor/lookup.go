@@ -4,18 +4,18 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/table"
 )
 
-// lookupJoinOp runs a planner.LookupJoinOp: each input row is joined with
+// lookupJoinOp runs a plan.LookupJoinOp: each input row is joined with
 // the current rows of a table, read through the table package. What it
 // reads is cached for one bundle only (a point read per distinct key, or
 // one index of the whole table), so a change to the table applies from
 // the next bundle on.
 type lookupJoinOp struct {
 	baseOp
-	plan       *planner.LookupJoinOp
+	plan       *plan.LookupJoinOp
 	point      bool
 	filter     expr.Predicate
 	exprs      []expr.Evaluator
@@ -28,7 +28,7 @@ type lookupJoinOp struct {
 	streamCols int
 }
 
-func newLookupJoinOp(b baseOp, p *planner.LookupJoinOp) (operator, error) {
+func newLookupJoinOp(b baseOp, p *plan.LookupJoinOp) (operator, error) {
 	o := &lookupJoinOp{baseOp: b, plan: p, point: p.PointLookup(), width: len(p.TableExprs), cache: map[string][]datum.Row{}}
 	var err error
 	if p.TableFilter != nil {
@@ -190,7 +190,7 @@ type unionOp struct{ baseOp }
 
 func (o *unionOp) process(row datum.Row) error { return o.out(row) }
 
-// lateGateOp drops the rows that are late for a join (planner.LateGateOp):
+// lateGateOp drops the rows that are late for a join (plan.LateGateOp):
 // TimeCol below the watermark the record is judged against, plus Delta.
 type lateGateOp struct {
 	baseOp

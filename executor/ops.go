@@ -7,7 +7,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/table"
 )
 
@@ -54,7 +54,7 @@ func (b *baseOp) stateBytes() int64               { return 0 }
 // buildChain turns a stage's plan ops into running operators, wiring each
 // op's output to the next and the last to out. This is the executor's one
 // type switch over plan nodes.
-func buildChain(w *worker, ops []planner.Op, out emitFn) ([]operator, error) {
+func buildChain(w *worker, ops []plan.Op, out emitFn) ([]operator, error) {
 	built := make([]operator, len(ops))
 	next := out
 	for i := len(ops) - 1; i >= 0; i-- {
@@ -62,35 +62,35 @@ func buildChain(w *worker, ops []planner.Op, out emitFn) ([]operator, error) {
 		var err error
 		base := baseOp{opName: ops[i].OpName(), w: w, out: next}
 		switch p := ops[i].(type) {
-		case *planner.FilterOp:
+		case *plan.FilterOp:
 			op, err = newFilterOp(base, p)
-		case *planner.ProjectOp:
+		case *plan.ProjectOp:
 			op, err = newProjectOp(base, p)
-		case *planner.WindowAggOp:
+		case *plan.WindowAggOp:
 			if p.Sliced {
 				op, err = newSlicedAggOp(base, p)
 			} else {
 				op, err = newWindowAggOp(base, p)
 			}
-		case *planner.AggOp:
+		case *plan.AggOp:
 			op, err = newAggOp(base, p)
-		case *planner.SinkOp:
+		case *plan.SinkOp:
 			op, err = newSinkOp(base, p)
-		case *planner.WindowAssignOp:
+		case *plan.WindowAssignOp:
 			op = &windowAssignOp{baseOp: base, spec: p.Window}
-		case *planner.JoinOp:
+		case *plan.JoinOp:
 			op, err = newJoinOp(base, p)
-		case *planner.LookupJoinOp:
+		case *plan.LookupJoinOp:
 			op, err = newLookupJoinOp(base, p)
-		case *planner.UnionOp:
+		case *plan.UnionOp:
 			op = &unionOp{baseOp: base}
-		case *planner.LateGateOp:
+		case *plan.LateGateOp:
 			op = &lateGateOp{baseOp: base, col: p.TimeCol, delta: p.Delta}
-		case *planner.RetractAggOp:
+		case *plan.RetractAggOp:
 			op, err = newRetractAggOp(base, p)
-		case *planner.TopNOp:
+		case *plan.TopNOp:
 			op, err = newTopNOp(base, p)
-		case *planner.TeeOp:
+		case *plan.TeeOp:
 			op, err = newTeeOp(base, p, built[i+1:])
 		default:
 			return nil, pgerr.New(pgerr.FeatureNotSupported, "executor: unsupported operator %T (%s)", p, ops[i].OpName())
@@ -109,7 +109,7 @@ type filterOp struct {
 	pred func(datum.Row) (bool, error)
 }
 
-func newFilterOp(b baseOp, p *planner.FilterOp) (operator, error) {
+func newFilterOp(b baseOp, p *plan.FilterOp) (operator, error) {
 	pred, err := expr.CompilePredicate(p.Pred)
 	if err != nil {
 		return nil, err
@@ -133,7 +133,7 @@ type projectOp struct {
 	evals []expr.Evaluator
 }
 
-func newProjectOp(b baseOp, p *planner.ProjectOp) (operator, error) {
+func newProjectOp(b baseOp, p *plan.ProjectOp) (operator, error) {
 	evals := make([]expr.Evaluator, len(p.Exprs))
 	for i, e := range p.Exprs {
 		ev, err := expr.Compile(e)
@@ -161,12 +161,12 @@ func (p *projectOp) process(row datum.Row) error {
 // the bundle) or, for external sinks, hands them over after the commit.
 type sinkOp struct {
 	baseOp
-	plan    *planner.SinkOp
+	plan    *plan.SinkOp
 	sink    connector.Sink
 	pending []datum.Row
 }
 
-func newSinkOp(b baseOp, p *planner.SinkOp) (operator, error) {
+func newSinkOp(b baseOp, p *plan.SinkOp) (operator, error) {
 	s := &sinkOp{baseOp: b, plan: p}
 	if !p.IsTable {
 		sink, err := b.w.job.x.sinkFor(p)
@@ -224,7 +224,7 @@ func (s *sinkOp) flush() error {
 // with window_start and window_end appended.
 type windowAssignOp struct {
 	baseOp
-	spec planner.WindowSpec
+	spec plan.WindowSpec
 }
 
 func (o *windowAssignOp) process(row datum.Row) error {

@@ -17,7 +17,7 @@ import (
 	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 	"github.com/weir-sql/weir/table"
 )
@@ -98,7 +98,7 @@ func writeCSV(t *testing.T, path string, evs []event, bad int, rng *rand.Rand) {
 	}
 }
 
-var readingsSchema = planner.Schema{
+var readingsSchema = plan.Schema{
 	{Name: "device", Type: datum.TypeVarchar, NotNull: true},
 	{Name: "temp", Type: datum.TypeFloat8},
 	{Name: "rpm", Type: datum.TypeInt8},
@@ -116,7 +116,7 @@ func col(i int) *expr.Col {
 //	FROM <window>(readings, ts, ...) GROUP BY device, window_start, window_end
 //
 // with the aggregation lifted (partial before the shuffle, merge after).
-func windowJob(path string, spec planner.WindowSpec, delay int64, tableID uint64, lateness int64) *planner.JobPlan {
+func windowJob(path string, spec plan.WindowSpec, delay int64, tableID uint64, lateness int64) *plan.JobPlan {
 	aggs := []*expr.AggFunc{
 		{Fn: "count", Typ: datum.TypeInt8},
 		{Fn: "sum", Arg: col(2), Typ: datum.TypeInt8},
@@ -126,27 +126,27 @@ func windowJob(path string, spec planner.WindowSpec, delay int64, tableID uint64
 		{Fn: "count", Arg: col(2), Typ: datum.TypeInt8},
 	}
 	spec.TimeCol = 3
-	partial := &planner.WindowAggOp{OpBase: planner.OpBase{Name: "window_agg_device.partial"}, Window: spec, KeyCols: []int{0}, Aggs: aggs, Partial: true}
-	merge := &planner.WindowAggOp{OpBase: planner.OpBase{Name: "window_agg_device"}, Window: spec, KeyCols: []int{0}, Aggs: aggs, Merge: true}
+	partial := &plan.WindowAggOp{OpBase: plan.OpBase{Name: "window_agg_device.partial"}, Window: spec, KeyCols: []int{0}, Aggs: aggs, Partial: true}
+	merge := &plan.WindowAggOp{OpBase: plan.OpBase{Name: "window_agg_device"}, Window: spec, KeyCols: []int{0}, Aggs: aggs, Merge: true}
 	// merge output: device, window_start, window_end, 6 aggs, pane_timing, pane_index
 	outCols := []int{0, 1, 2, 3, 4, 5, 6, 7, 8}
 	exprs := make([]expr.Expr, len(outCols))
 	for i, c := range outCols {
 		exprs[i] = &expr.Col{Idx: c, Typ: datum.TypeInt8}
 	}
-	project := &planner.ProjectOp{OpBase: planner.OpBase{Name: "s1.project"}, Exprs: exprs}
-	sink := &planner.SinkOp{OpBase: planner.OpBase{Name: "sink_out"}, Target: "out", TargetID: tableID, IsTable: true, PrimaryKey: []int{0, 1}}
-	return &planner.JobPlan{
+	project := &plan.ProjectOp{OpBase: plan.OpBase{Name: "s1.project"}, Exprs: exprs}
+	sink := &plan.SinkOp{OpBase: plan.OpBase{Name: "sink_out"}, Target: "out", TargetID: tableID, IsTable: true, PrimaryKey: []int{0, 1}}
+	return &plan.JobPlan{
 		Job:     "oracle",
-		Options: planner.JobOptions{AllowedLateness: lateness},
-		Stages: []*planner.Stage{
+		Options: plan.JobOptions{AllowedLateness: lateness},
+		Stages: []*plan.Stage{
 			{ID: 0, Name: "s0",
-				Source: &planner.SourceSpec{Name: "readings", ID: 1, Connector: "file", Options: map[string]string{"path": path, "format": "csv"},
+				Source: &plan.SourceSpec{Name: "readings", ID: 1, Connector: "file", Options: map[string]string{"path": path, "format": "csv"},
 					Schema: readingsSchema, TimeCol: 3, WatermarkDelay: delay, Bounded: true},
-				Ops:    []planner.Op{partial},
-				Output: &planner.StageOutput{Stage: 1, KeyCols: []int{0}},
+				Ops:    []plan.Op{partial},
+				Output: &plan.StageOutput{Stage: 1, KeyCols: []int{0}},
 			},
-			{ID: 1, Name: "s1", Inputs: []planner.StageInput{{Stage: 0}}, Ops: []planner.Op{merge, project, sink}},
+			{ID: 1, Name: "s1", Inputs: []plan.StageInput{{Stage: 0}}, Ops: []plan.Op{merge, project, sink}},
 		},
 	}
 }
@@ -165,12 +165,12 @@ type winAcc struct {
 // oracle computes the expected table by brute force: it replays the input in
 // order with the source watermark rule, drops records whose windows closed
 // more than lateness ago, and aggregates the rest.
-func oracle(evs []event, spec planner.WindowSpec, delay, lateness int64) (map[winKey]*winAcc, int64) {
+func oracle(evs []event, spec plan.WindowSpec, delay, lateness int64) (map[winKey]*winAcc, int64) {
 	out := map[winKey]*winAcc{}
 	maxTS := int64(math.MinInt64)
 	var dropped int64
 	slide := spec.Slide
-	if spec.Kind == planner.Tumble {
+	if spec.Kind == plan.Tumble {
 		slide = spec.Size
 	}
 	for _, e := range evs {
@@ -210,7 +210,7 @@ func oracle(evs []event, spec planner.WindowSpec, delay, lateness int64) (map[wi
 	return out, dropped
 }
 
-func formatOracle(m map[winKey]*winAcc, spec planner.WindowSpec) []string {
+func formatOracle(m map[winKey]*winAcc, spec plan.WindowSpec) []string {
 	var lines []string
 	for k, a := range m {
 		f := func(ok bool, v float64) string {
@@ -260,7 +260,7 @@ func formatTable(t *testing.T, st *state.Store, id uint64) []string {
 
 type oracleCase struct {
 	name        string
-	spec        planner.WindowSpec
+	spec        plan.WindowSpec
 	bundle      int
 	parallelism int
 	cacheBytes  int64
@@ -272,12 +272,12 @@ type oracleCase struct {
 func TestWindowOracle(t *testing.T) {
 	const sec = int64(1_000_000)
 	cases := []oracleCase{
-		{name: "tumble", spec: planner.WindowSpec{Kind: planner.Tumble, Size: 60 * sec}, bundle: 512, parallelism: 2},
-		{name: "tumble-offset-p1-big-bundles", spec: planner.WindowSpec{Kind: planner.Tumble, Size: 30 * sec, Offset: 7 * sec}, bundle: 100000, parallelism: 1},
-		{name: "hop", spec: planner.WindowSpec{Kind: planner.Hop, Size: 60 * sec, Slide: 20 * sec}, bundle: 256, parallelism: 3},
-		{name: "hop-offset-lateness", spec: planner.WindowSpec{Kind: planner.Hop, Size: 45 * sec, Slide: 15 * sec, Offset: 5 * sec}, bundle: 1000, parallelism: 2, lateness: 60 * sec},
-		{name: "tumble-small-cache-restarts", spec: planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec}, bundle: 200, parallelism: 2, cacheBytes: 4096, restarts: 3},
-		{name: "hop-lateness-restarts", spec: planner.WindowSpec{Kind: planner.Hop, Size: 20 * sec, Slide: 5 * sec}, bundle: 300, parallelism: 4, lateness: 30 * sec, restarts: 2},
+		{name: "tumble", spec: plan.WindowSpec{Kind: plan.Tumble, Size: 60 * sec}, bundle: 512, parallelism: 2},
+		{name: "tumble-offset-p1-big-bundles", spec: plan.WindowSpec{Kind: plan.Tumble, Size: 30 * sec, Offset: 7 * sec}, bundle: 100000, parallelism: 1},
+		{name: "hop", spec: plan.WindowSpec{Kind: plan.Hop, Size: 60 * sec, Slide: 20 * sec}, bundle: 256, parallelism: 3},
+		{name: "hop-offset-lateness", spec: plan.WindowSpec{Kind: plan.Hop, Size: 45 * sec, Slide: 15 * sec, Offset: 5 * sec}, bundle: 1000, parallelism: 2, lateness: 60 * sec},
+		{name: "tumble-small-cache-restarts", spec: plan.WindowSpec{Kind: plan.Tumble, Size: 10 * sec}, bundle: 200, parallelism: 2, cacheBytes: 4096, restarts: 3},
+		{name: "hop-lateness-restarts", spec: plan.WindowSpec{Kind: plan.Hop, Size: 20 * sec, Slide: 5 * sec}, bundle: 300, parallelism: 4, lateness: 30 * sec, restarts: 2},
 	}
 	for _, c := range cases {
 		c := c
@@ -297,10 +297,10 @@ func TestWindowOracle(t *testing.T) {
 func TestWindowOracleChaos(t *testing.T) {
 	const sec = int64(1_000_000)
 	cases := []oracleCase{
-		{name: "tumble", spec: planner.WindowSpec{Kind: planner.Tumble, Size: 60 * sec}, bundle: 64, parallelism: 2},
-		{name: "hop-lateness", spec: planner.WindowSpec{Kind: planner.Hop, Size: 45 * sec, Slide: 15 * sec, Offset: 5 * sec}, bundle: 50, parallelism: 3, lateness: 60 * sec},
-		{name: "tumble-small-cache-restarts", spec: planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec}, bundle: 40, parallelism: 2, cacheBytes: 4096, restarts: 3},
-		{name: "hop-restarts", spec: planner.WindowSpec{Kind: planner.Hop, Size: 20 * sec, Slide: 5 * sec}, bundle: 60, parallelism: 4, lateness: 30 * sec, restarts: 2},
+		{name: "tumble", spec: plan.WindowSpec{Kind: plan.Tumble, Size: 60 * sec}, bundle: 64, parallelism: 2},
+		{name: "hop-lateness", spec: plan.WindowSpec{Kind: plan.Hop, Size: 45 * sec, Slide: 15 * sec, Offset: 5 * sec}, bundle: 50, parallelism: 3, lateness: 60 * sec},
+		{name: "tumble-small-cache-restarts", spec: plan.WindowSpec{Kind: plan.Tumble, Size: 10 * sec}, bundle: 40, parallelism: 2, cacheBytes: 4096, restarts: 3},
+		{name: "hop-restarts", spec: plan.WindowSpec{Kind: plan.Hop, Size: 20 * sec, Slide: 5 * sec}, bundle: 60, parallelism: 4, lateness: 30 * sec, restarts: 2},
 	}
 	var total int64
 	for _, c := range cases {
@@ -331,7 +331,7 @@ func runOracleCase(t *testing.T, c oracleCase, seed int64) (reconfigs int64) {
 	path := filepath.Join(dir, "readings.csv")
 	writeCSV(t, path, evs, 20, rng)
 	spec := c.spec
-	if spec.Kind == planner.Tumble {
+	if spec.Kind == plan.Tumble {
 		spec.Slide = spec.Size
 	}
 	want, wantDropped := oracle(evs, spec, delay, c.lateness)
@@ -341,21 +341,21 @@ func runOracleCase(t *testing.T, c oracleCase, seed int64) (reconfigs int64) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	plan := windowJob(path, c.spec, delay, 99, c.lateness)
-	plan.Stages[0].Parallelism = 1
-	plan.Stages[1].Parallelism = c.parallelism
+	jplan := windowJob(path, c.spec, delay, 99, c.lateness)
+	jplan.Stages[0].Parallelism = 1
+	jplan.Stages[1].Parallelism = c.parallelism
 	cfg := Config{Store: st, Env: connector.Env{Clock: connector.SystemClock(), BaseDir: dir}, BundleSize: c.bundle, CacheBytes: c.cacheBytes}
 	if c.chaos {
 		cfg.Scale = ScaleConfig{Chaos: true, ChaosSeed: seed, Interval: time.Millisecond, ChaosKeepSources: true}
-		plan.Options.MaxWorkers = 4
-		plan.Stages[1].Parallelism = 0
-		plan.Options.Parallelism = 0
+		jplan.Options.MaxWorkers = 4
+		jplan.Stages[1].Parallelism = 0
+		jplan.Options.Parallelism = 0
 	}
 	meta := JobMeta{Name: "oracle", ID: 1, StateNS: 7}
 	var status Status
 	for run := 0; ; run++ {
 		x := New(cfg)
-		j, err := x.Start(plan, meta)
+		j, err := x.Start(jplan, meta)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/weir-sql/weir/connector"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -32,17 +32,17 @@ func TestSourceRebalanceSlowWorker(t *testing.T) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "readings.csv")
 		writeCSV(t, path, evs, 10, rng)
-		spec := planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec}
-		want, _ := oracle(evs, planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec, Slide: 10 * sec}, delay, 0)
+		spec := plan.WindowSpec{Kind: plan.Tumble, Size: 10 * sec}
+		want, _ := oracle(evs, plan.WindowSpec{Kind: plan.Tumble, Size: 10 * sec, Slide: 10 * sec}, delay, 0)
 
 		st, err := state.Open(filepath.Join(dir, "store"), state.Options{NoSync: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan := windowJob(path, spec, delay, 99, 0)
-		plan.Options.Parallelism = 2
-		plan.Stages[0].Parallelism = 2
-		plan.Stages[1].Parallelism = 2
+		jplan := windowJob(path, spec, delay, 99, 0)
+		jplan.Options.Parallelism = 2
+		jplan.Stages[0].Parallelism = 2
+		jplan.Stages[1].Parallelism = 2
 		hooks := &testHooks{slowUnit: func(w *worker) int {
 			if w.st.source != nil && w.slot.Load().idx == 0 {
 				return 3
@@ -52,7 +52,7 @@ func TestSourceRebalanceSlowWorker(t *testing.T) {
 		cfg := Config{Store: st, Env: connector.Env{Clock: connector.SystemClock(), BaseDir: dir}, BundleSize: 500, hooks: hooks,
 			Scale: ScaleConfig{Interval: 2 * time.Millisecond}}
 		x := New(cfg)
-		j, err := x.Start(plan, JobMeta{Name: "rebalance", ID: 1, StateNS: 7})
+		j, err := x.Start(jplan, JobMeta{Name: "rebalance", ID: 1, StateNS: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func TestSourceRebalanceSlowWorker(t *testing.T) {
 		status := j.Status()
 		x.Close()
 		got := formatTable(t, st, 99)
-		if wantLines := formatOracle(want, planner.WindowSpec{Kind: planner.Tumble, Size: 10 * sec, Slide: 10 * sec}); !sameLines(wantLines, got) {
+		if wantLines := formatOracle(want, plan.WindowSpec{Kind: plan.Tumble, Size: 10 * sec, Slide: 10 * sec}); !sameLines(wantLines, got) {
 			t.Fatalf("seed %d: table differs from oracle\n%s", seed, diffLines(wantLines, got))
 		}
 		var stolen, units int64

@@ -8,11 +8,11 @@ import (
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
-// retractAggOp runs a planner.RetractAggOp: a continuous aggregation over
+// retractAggOp runs a plan.RetractAggOp: a continuous aggregation over
 // an updating stream (the last input column is the op column: true adds a
 // row, false takes one back). Its accumulators can take values back:
 // counts and sums subtract, min and max keep a count per distinct value.
@@ -22,7 +22,7 @@ import (
 // group, written at the bundle's end.
 type retractAggOp struct {
 	baseOp
-	plan    *planner.RetractAggOp
+	plan    *plan.RetractAggOp
 	keyCols []int
 	args    []expr.Evaluator
 	kinds   []raccKind
@@ -68,7 +68,7 @@ type rval struct {
 	n int64
 }
 
-func newRetractAggOp(b baseOp, p *planner.RetractAggOp) (operator, error) {
+func newRetractAggOp(b baseOp, p *plan.RetractAggOp) (operator, error) {
 	o := &retractAggOp{baseOp: b, plan: p, keyCols: p.KeyCols, groups: map[string]*rgroup{}}
 	for _, a := range p.Aggs {
 		var ev expr.Evaluator

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/weir-sql/weir/datum"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 )
 
 // BenchmarkAutoscaleLoadCurve feeds a windowed job from a log source with a
@@ -26,8 +26,8 @@ func BenchmarkAutoscaleLoadCurve(b *testing.B) {
 }
 
 func runLoadCurve(b *testing.B) {
-	lj := newLogWindowJob(b, 5*sec, func(plan *planner.JobPlan, cfg *Config) {
-		plan.Options.MinWorkers, plan.Options.MaxWorkers = 1, 4
+	lj := newLogWindowJob(b, 5*sec, func(jplan *plan.JobPlan, cfg *Config) {
+		jplan.Options.MinWorkers, jplan.Options.MaxWorkers = 1, 4
 		cfg.DefaultParallelism, cfg.BundleSize, cfg.Scale = 1, 4096, ScaleConfig{Interval: 200 * time.Millisecond}
 	})
 	hub, src := lj.hub, lj.plan.Stages[0].Source
@@ -118,9 +118,9 @@ func BenchmarkMoveRange(b *testing.B) {
 
 func benchMoveRange(b *testing.B, restart bool) {
 	const keys = 200_000
-	lj := newLogWindowJob(b, 5*sec, func(plan *planner.JobPlan, cfg *Config) {
-		plan.Options.Parallelism = 2
-		plan.Stages[1].Parallelism = 1
+	lj := newLogWindowJob(b, 5*sec, func(jplan *plan.JobPlan, cfg *Config) {
+		jplan.Options.Parallelism = 2
+		jplan.Stages[1].Parallelism = 1
 		cfg.BundleSize, cfg.Scale = 65536, ScaleConfig{Off: true}
 	})
 	j, err := lj.x.Start(lj.plan, JobMeta{Name: "move", ID: 1, StateNS: 12})

@@ -8,7 +8,7 @@ import (
 
 	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/datum"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -84,8 +84,8 @@ func TestScalerMeasure(t *testing.T) {
 	}
 	defer store.Close()
 	x := New(Config{Store: store, Env: connector.Env{Clock: clock}, Scale: ScaleConfig{Interval: time.Second}})
-	j := &Job{x: x, plan: &planner.JobPlan{Options: planner.JobOptions{MinWorkers: 1, MaxWorkers: 2}}}
-	st := &stageRT{plan: &planner.Stage{ID: 1, Name: "s1"}, job: j, nb: 8}
+	j := &Job{x: x, plan: &plan.JobPlan{Options: plan.JobOptions{MinWorkers: 1, MaxWorkers: 2}}}
+	st := &stageRT{plan: &plan.Stage{ID: 1, Name: "s1"}, job: j, nb: 8}
 	for i := 0; i < 8; i++ {
 		st.inboxes = append(st.inboxes, newInbox())
 	}

@@ -10,11 +10,11 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
-// slicedAggOp runs a planner.WindowAggOp with Sliced set: a windowed
+// slicedAggOp runs a plan.WindowAggOp with Sliced set: a windowed
 // aggregation whose windows each fire one pane (no allowed lateness, no
 // early panes). Rows are aggregated into slices of event time, step wide
 // (the HOP slide; a TUMBLE's size), and a window, span consecutive slices
@@ -43,8 +43,8 @@ import (
 // and are kept per window.
 type slicedAggOp struct {
 	baseOp
-	plan    *planner.WindowAggOp
-	spec    planner.WindowSpec
+	plan    *plan.WindowAggOp
+	spec    plan.WindowSpec
 	step    int64 // slice width
 	span    int64 // slices per window
 	size    int64
@@ -110,21 +110,21 @@ const (
 	extraTag = 0x02
 )
 
-func newSlicedAggOp(b baseOp, p *planner.WindowAggOp) (operator, error) {
+func newSlicedAggOp(b baseOp, p *plan.WindowAggOp) (operator, error) {
 	o := &slicedAggOp{baseOp: b, plan: p, spec: p.Window, keyCols: p.KeyCols, nkeys: len(p.KeyCols), partial: p.Partial}
 	s := p.Window
-	if s.Size <= 0 || (s.Kind == planner.Hop && s.Slide <= 0) {
+	if s.Size <= 0 || (s.Kind == plan.Hop && s.Slide <= 0) {
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "window size and slide must be positive")
 	}
 	o.size = s.Size
 	o.step, o.span = s.Size, 1
-	if s.Kind == planner.Hop && s.Slide < s.Size && s.Size%s.Slide == 0 {
+	if s.Kind == plan.Hop && s.Slide < s.Size && s.Size%s.Slide == 0 {
 		o.step, o.span = s.Slide, s.Size/s.Slide
 	}
 	if p.Prewindowed != 0 {
 		o.step, o.span = s.Size, 1
 	}
-	if s.Kind == planner.Hop && s.Size%s.Slide != 0 && p.Prewindowed == 0 {
+	if s.Kind == plan.Hop && s.Size%s.Slide != 0 && p.Prewindowed == 0 {
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "a sliced HOP window's size must be a multiple of its slide")
 	}
 	o.accs = expr.NewAccSet(p.Aggs)
@@ -167,9 +167,9 @@ func (o *slicedAggOp) stateBytes() int64 {
 // sliceOf returns the start of the slice holding a row with time ts.
 func (o *slicedAggOp) sliceOf(ts int64) int64 {
 	switch o.plan.Prewindowed {
-	case planner.PrewindowedStart:
+	case plan.PrewindowedStart:
 		return ts
-	case planner.PrewindowedEnd:
+	case plan.PrewindowedEnd:
 		return ts - o.size
 	}
 	return floorDiv(ts-o.spec.Offset, o.step)*o.step + o.spec.Offset
@@ -247,7 +247,7 @@ func (o *slicedAggOp) process(row datum.Row) error {
 }
 
 // addRaw folds a raw row into key o.keyBuf's slice (an unlifted op: the
-// side chain of a tee, planner.TeeOp).
+// side chain of a tee, plan.TeeOp).
 func (o *slicedAggOp) addRaw(row datum.Row, start, first int64, vals []datum.Datum) error {
 	if start+o.span*o.step <= o.lastFired {
 		o.w.bundleLate++

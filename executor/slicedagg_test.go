@@ -6,13 +6,13 @@ import (
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 )
 
 // formatSlicedEntry prints a sliced window aggregation's state entry for
 // the datadriven scan-state verb: a slice with its time span, or a
 // window's extra contributions, with the accumulators' results.
-func formatSlicedEntry(op string, wop *planner.WindowAggOp, key, v []byte, raw string) string {
+func formatSlicedEntry(op string, wop *plan.WindowAggOp, key, v []byte, raw string) string {
 	if len(key) < 9 {
 		return raw
 	}
@@ -27,7 +27,7 @@ func formatSlicedEntry(op string, wop *planner.WindowAggOp, key, v []byte, raw s
 		return raw
 	}
 	step := wop.Window.Size
-	if wop.Window.Kind == planner.Hop && wop.Prewindowed == 0 {
+	if wop.Window.Kind == plan.Hop && wop.Prewindowed == 0 {
 		step = wop.Window.Slide
 	}
 	switch tag {

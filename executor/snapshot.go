@@ -10,7 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/weir-sql/weir/pgerr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -386,7 +386,7 @@ func DumpSnapshotKeys(st *state.Store, id uint64, prefixes string) (map[string]s
 	return out, nil
 }
 
-func statefulOpNames(p *planner.JobPlan) []string {
+func statefulOpNames(p *plan.JobPlan) []string {
 	var out []string
 	for _, st := range p.Stages {
 		for _, op := range st.Ops {

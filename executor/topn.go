@@ -8,11 +8,11 @@ import (
 	"sync/atomic"
 
 	"github.com/weir-sql/weir/datum"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
-// topNOp runs a planner.TopNOp: per partition of a window it keeps the
+// topNOp runs a plan.TopNOp: per partition of a window it keeps the
 // first N rows in the op's order and, when the watermark passes the
 // window's end, emits them numbered. Like slicedAggOp it needs no timers:
 // partitions are listed under their window's end, and after a restart the
@@ -23,7 +23,7 @@ import (
 //	StateKey(ns, op, hash(partition key), key encoding)   rows (datum.AppendRow each)
 type topNOp struct {
 	baseOp
-	plan      *planner.TopNOp
+	plan      *plan.TopNOp
 	parts     map[string]*tpart
 	sched     endHeap
 	due       map[int64][]*tpart
@@ -48,7 +48,7 @@ type tpart struct {
 	gone    bool
 }
 
-func newTopNOp(b baseOp, p *planner.TopNOp) (operator, error) {
+func newTopNOp(b baseOp, p *plan.TopNOp) (operator, error) {
 	o := &topNOp{baseOp: b, plan: p, parts: map[string]*tpart{}, due: map[int64][]*tpart{}, lastFired: b.w.inWM}
 	o.prefix = state.StateKeyPrefix(b.w.job.meta.StateNS, b.opName)
 	o.shared = sharedOpBytes(b.w.job, b.opName)

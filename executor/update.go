@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -54,7 +54,7 @@ type CarryPlan struct {
 	// type or partitioning changes. An update lets the old job consume them
 	// first (NeedsQuiesce); a restore or relaunch, which has no old job to
 	// run, is refused if such entries exist (KeepInflightProblems).
-	Problems []planner.UpdateProblem
+	Problems []plan.UpdateProblem
 	// problemStage is the old consumer stage of each problem.
 	problemStage []int
 	// Report describes the carry, one line per operator and stage, for
@@ -71,7 +71,7 @@ func (cp *CarryPlan) NeedsQuiesce() bool { return len(cp.Resized) > 0 || len(cp.
 // KeepInflightProblems keeps only the problems of stages that have
 // in-flight entries (present, from InflightStages).
 func (cp *CarryPlan) KeepInflightProblems(present map[int]bool) {
-	var ps []planner.UpdateProblem
+	var ps []plan.UpdateProblem
 	var ids []int
 	for i, p := range cp.Problems {
 		if present[cp.problemStage[i]] {
@@ -115,7 +115,7 @@ var errStopScan = errors.New("stop")
 
 // PlanCarry plans moving old's keys into nw given the compatibility
 // check's matches (planner.CompareForUpdate).
-func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
+func PlanCarry(old, nw *plan.JobPlan, matches map[string]string) *CarryPlan {
 	cp := &CarryPlan{Ops: map[string]string{}, Stages: map[int]int{}, Resized: map[string]int64{}}
 	for k, v := range matches {
 		cp.Ops[k] = v
@@ -123,13 +123,13 @@ func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
 	oldOps, newOps := opsByName(old), opsByName(nw)
 
 	// Stages.
-	newBySig := map[string]*planner.Stage{}
+	newBySig := map[string]*plan.Stage{}
 	for _, st := range nw.Stages {
 		if s := stageSig(st, nil); s != "" {
 			newBySig[s] = st
 		}
 	}
-	oldByID, newByID := map[int]*planner.Stage{}, map[int]*planner.Stage{}
+	oldByID, newByID := map[int]*plan.Stage{}, map[int]*plan.Stage{}
 	for _, st := range nw.Stages {
 		newByID[st.ID] = st
 	}
@@ -144,8 +144,8 @@ func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
 
 	// Window sizes.
 	for _, o := range sortedKeys(matches) {
-		ow, ok1 := oldOps[o].(*planner.WindowAggOp)
-		nwa, ok2 := newOps[matches[o]].(*planner.WindowAggOp)
+		ow, ok1 := oldOps[o].(*plan.WindowAggOp)
+		nwa, ok2 := newOps[matches[o]].(*plan.WindowAggOp)
 		// (Sliced aggregations cannot change their windows: the check
 		// refuses it, their state being laid out by slice.)
 		if ok1 && ok2 && !ow.Partial && !nwa.Partial && !ow.Sliced && !nwa.Sliced && ow.Window.Size != nwa.Window.Size {
@@ -179,7 +179,7 @@ func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
 				continue
 			}
 			ncs, nps := newByID[nc], newByID[np]
-			var nin *planner.StageInput
+			var nin *plan.StageInput
 			for i := range ncs.Inputs {
 				if ncs.Inputs[i].Stage == np {
 					nin = &ncs.Inputs[i]
@@ -215,7 +215,7 @@ func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
 		n, carried := cp.Ops[name]
 		switch {
 		case carried && cp.Resized[name] != 0:
-			nw := newOps[n].(*planner.WindowAggOp)
+			nw := newOps[n].(*plan.WindowAggOp)
 			cp.Report = append(cp.Report, fmt.Sprintf("%s -> %s: carried; window size %s -> %s applies to new rows, open windows keep their bounds",
 				name, n, fmtMicros(cp.Resized[name]), fmtMicros(nw.Window.Size)))
 		case carried:
@@ -257,15 +257,15 @@ func PlanCarry(old, nw *planner.JobPlan, matches map[string]string) *CarryPlan {
 	return cp
 }
 
-func (cp *CarryPlan) problem(c *planner.Stage, format string, args ...any) {
-	cp.Problems = append(cp.Problems, planner.UpdateProblem{Operator: "stage " + c.Name, Reason: fmt.Sprintf(format, args...)})
+func (cp *CarryPlan) problem(c *plan.Stage, format string, args ...any) {
+	cp.Problems = append(cp.Problems, plan.UpdateProblem{Operator: "stage " + c.Name, Reason: fmt.Sprintf(format, args...)})
 	cp.problemStage = append(cp.problemStage, c.ID)
 }
 
 // stageSig identifies a stage across plans: its source read, or its first
 // stateful operator. For an old plan, names go through matches (nil: as
 // they are); an old operator that is not matched gives no signature.
-func stageSig(st *planner.Stage, matches map[string]string) string {
+func stageSig(st *plan.Stage, matches map[string]string) string {
 	name := func(n string) string {
 		if matches == nil {
 			return n
@@ -291,17 +291,17 @@ func stageSig(st *planner.Stage, matches map[string]string) string {
 
 // routingKeys are the columns a stage's output is partitioned by (see
 // newJob: a lifted aggregation's partial rows start with its keys).
-func routingKeys(st *planner.Stage) []int {
+func routingKeys(st *plan.Stage) []int {
 	if st.Output == nil {
 		return nil
 	}
 	if n := len(st.Ops); n > 0 {
 		switch last := st.Ops[n-1].(type) {
-		case *planner.WindowAggOp:
+		case *plan.WindowAggOp:
 			if last.Partial {
 				return seq(len(last.KeyCols))
 			}
-		case *planner.AggOp:
+		case *plan.AggOp:
 			if last.Partial {
 				return seq(len(last.KeyCols))
 			}
@@ -310,7 +310,7 @@ func routingKeys(st *planner.Stage) []int {
 	return st.Output.KeyCols
 }
 
-func schemaTypes(s planner.Schema) string {
+func schemaTypes(s plan.Schema) string {
 	parts := make([]string, len(s))
 	for i, c := range s {
 		parts[i] = c.Type.String()
@@ -318,8 +318,8 @@ func schemaTypes(s planner.Schema) string {
 	return strings.Join(parts, ", ")
 }
 
-func opsByName(p *planner.JobPlan) map[string]planner.Op {
-	m := map[string]planner.Op{}
+func opsByName(p *plan.JobPlan) map[string]plan.Op {
+	m := map[string]plan.Op{}
 	for _, st := range p.Stages {
 		if st.Source != nil {
 			m[st.Source.OpName] = nil

@@ -8,7 +8,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
-	"github.com/weir-sql/weir/planner"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/state"
 )
 
@@ -44,8 +44,8 @@ const winFlagSized = 4
 //   - unlifted: both at once, from raw input rows.
 type windowAggOp struct {
 	baseOp
-	plan     *planner.WindowAggOp
-	spec     planner.WindowSpec
+	plan     *plan.WindowAggOp
+	spec     plan.WindowSpec
 	keyCols  []int // input key columns (partial/unlifted)
 	nkeys    int
 	args     []expr.Evaluator // per aggregate; nil for count(*)
@@ -100,13 +100,13 @@ type win struct {
 	deleted bool
 }
 
-func newWindowAggOp(b baseOp, p *planner.WindowAggOp) (operator, error) {
+func newWindowAggOp(b baseOp, p *plan.WindowAggOp) (operator, error) {
 	o := &windowAggOp{baseOp: b, plan: p, spec: p.Window, keyCols: p.KeyCols, nkeys: len(p.KeyCols),
 		partial: p.Partial, merge: p.Merge, lateness: b.w.job.plan.Options.AllowedLateness}
-	if o.spec.Size <= 0 || (o.spec.Kind == planner.Hop && o.spec.Slide <= 0) {
+	if o.spec.Size <= 0 || (o.spec.Kind == plan.Hop && o.spec.Slide <= 0) {
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "window size and slide must be positive")
 	}
-	if o.spec.Kind == planner.Tumble || o.spec.Slide == 0 {
+	if o.spec.Kind == plan.Tumble || o.spec.Slide == 0 {
 		o.spec.Slide = o.spec.Size
 	}
 	o.accs = expr.NewAccSet(p.Aggs)

@@ -5,6 +5,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -92,7 +93,7 @@ type binder struct {
 	// composites records the record-valued output columns of bound
 	// queries (a set-returning function's record in a select list), for
 	// (x).field on a derived table's column.
-	composites map[Node]map[int][]Column
+	composites map[Node]map[int][]plan.Column
 }
 
 func newBinder(r Resolver, opts BindOptions) *binder {
@@ -184,7 +185,7 @@ func renameColumns(n Node, table string, cols []string) (Node, error) {
 			"table %q has %d columns available but %d columns specified", table, len(in), len(cols))
 	}
 	exprs := make([]expr.Expr, len(in))
-	out := make(Schema, len(in))
+	out := make(plan.Schema, len(in))
 	for i, c := range in {
 		exprs[i] = &expr.Col{Idx: i, Typ: c.Type, Name: c.Name}
 		out[i] = c
@@ -269,13 +270,13 @@ func (b *binder) bindSelect(sel *sql.Select, outer *scope) (Node, error) {
 		proj, orderCtx = win.wrap(proj), win.wrap(orderCtx)
 	}
 	exprs := make([]expr.Expr, len(items))
-	cols := make(Schema, len(items))
-	composites := map[int][]Column{}
+	cols := make(plan.Schema, len(items))
+	composites := map[int][]plan.Column{}
 	for i, it := range items {
 		if exprs[i], err = proj.bind(it.e); err != nil {
 			return nil, err
 		}
-		cols[i] = Column{Name: it.name, Type: exprs[i].Type()}
+		cols[i] = plan.Column{Name: it.name, Type: exprs[i].Type()}
 		if f := srf.fields(it.e); f != nil {
 			composites[i] = f
 		}
@@ -285,7 +286,7 @@ func (b *binder) bindSelect(sel *sql.Select, outer *scope) (Node, error) {
 	// clauses are bound before the Aggregate is built: ORDER BY and HAVING
 	// may add aggregates of their own.
 	visible := len(exprs)
-	var keys []SortKey
+	var keys []plan.SortKey
 	for _, o := range sel.OrderBy {
 		col, err := orderByOutput(o.Expr, items, exprs)
 		if err != nil {
@@ -310,7 +311,7 @@ func (b *binder) bindSelect(sel *sql.Select, outer *scope) (Node, error) {
 				}
 				col = len(exprs)
 				exprs = append(exprs, e)
-				cols = append(cols, Column{Name: outputName(o.Expr, sc), Type: e.Type()})
+				cols = append(cols, plan.Column{Name: outputName(o.Expr, sc), Type: e.Type()})
 			}
 		}
 		keys = append(keys, sortKey(col, o))
@@ -353,8 +354,8 @@ func (b *binder) bindSelect(sel *sql.Select, outer *scope) (Node, error) {
 	return node, nil
 }
 
-func sortKey(col int, o sql.OrderItem) SortKey {
-	k := SortKey{Col: col, Desc: o.Desc, NullsFirst: o.Desc} // PostgreSQL: NULLs sort as largest
+func sortKey(col int, o sql.OrderItem) plan.SortKey {
+	k := plan.SortKey{Col: col, Desc: o.Desc, NullsFirst: o.Desc} // PostgreSQL: NULLs sort as largest
 	if o.NullsFirst != nil {
 		k.NullsFirst = *o.NullsFirst
 	}
@@ -368,7 +369,7 @@ func trimColumns(node Node, n int) Node {
 	for i := 0; i < n; i++ {
 		exprs[i] = &expr.Col{Idx: i, Typ: in[i].Type, Name: in[i].Name}
 	}
-	return &Project{Input: node, Exprs: exprs, Cols: append(Schema(nil), in[:n]...)}
+	return &Project{Input: node, Exprs: exprs, Cols: append(plan.Schema(nil), in[:n]...)}
 }
 
 // orderByOutput resolves an ORDER BY item naming an output column: an
@@ -550,7 +551,7 @@ func lowerWord(s string) string {
 
 // isNotNull reports whether e can never be NULL (for output schemas): a
 // non-NULL constant, or a column the input declares NOT NULL.
-func isNotNull(e expr.Expr, in Schema) bool {
+func isNotNull(e expr.Expr, in plan.Schema) bool {
 	switch x := e.(type) {
 	case *expr.Const:
 		return !x.Val.IsNull()
@@ -635,14 +636,14 @@ func (b *binder) bindFrom(items []sql.TableExpr, outer *scope) (Node, *scope, er
 		if err := checkDuplicateAliases(sc, s, it); err != nil {
 			return nil, nil, err
 		}
-		node = &Join{Kind: CrossJoin, Left: node, Right: n, Cols: concatSchema(node.Schema(), n.Schema())}
+		node = &Join{Kind: plan.CrossJoin, Left: node, Right: n, Cols: concatSchema(node.Schema(), n.Schema())}
 		sc = &scope{cols: append(append([]scopeCol(nil), sc.cols...), s.cols...)}
 	}
 	return node, sc, nil
 }
 
-func concatSchema(a, b Schema) Schema {
-	return append(append(Schema(nil), a...), b...)
+func concatSchema(a, b plan.Schema) plan.Schema {
+	return append(append(plan.Schema(nil), a...), b...)
 }
 
 // checkDuplicateAliases rejects two FROM items with one name (42712).
@@ -731,16 +732,16 @@ func (b *binder) lookupRelation(schema, name string, pos sql.Pos) (*catalog.Rela
 	return rel, nil
 }
 
-func catalogSchema(cols []catalog.Column) Schema {
-	s := make(Schema, len(cols))
+func catalogSchema(cols []catalog.Column) plan.Schema {
+	s := make(plan.Schema, len(cols))
 	for i, c := range cols {
-		s[i] = Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull}
+		s[i] = plan.Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull}
 	}
 	return s
 }
 
 // windowCols are the two columns a window assignment appends.
-var windowCols = Schema{
+var windowCols = plan.Schema{
 	{Name: "window_start", Type: datum.TypeTimestamp, NotNull: true},
 	{Name: "window_end", Type: datum.TypeTimestamp, NotNull: true},
 }
@@ -791,9 +792,9 @@ func (b *binder) windowAssign(in Node, kind string, timeCol *expr.Col, size, sli
 	}
 	switch kind {
 	case "TUMBLE":
-		wa.Kind, wa.Slide = Tumble, wa.Size
+		wa.Kind, wa.Slide = plan.Tumble, wa.Size
 	case "HOP":
-		wa.Kind = Hop
+		wa.Kind = plan.Hop
 		if wa.Slide, err = b.windowInterval(slide, "slide", pos); err != nil {
 			return nil, err
 		}
@@ -867,26 +868,26 @@ func (b *binder) bindJoin(j *sql.Join, outer *scope) (Node, *scope, error) {
 	node := &Join{Left: l, Right: r, Cols: concatSchema(l.Schema(), r.Schema())}
 	switch j.Kind {
 	case "INNER", "":
-		node.Kind = InnerJoin
+		node.Kind = plan.InnerJoin
 	case "LEFT":
-		node.Kind = LeftJoin
+		node.Kind = plan.LeftJoin
 	case "RIGHT":
-		node.Kind = RightJoin
+		node.Kind = plan.RightJoin
 	case "FULL":
-		node.Kind = FullJoin
+		node.Kind = plan.FullJoin
 	case "CROSS":
-		node.Kind = CrossJoin
+		node.Kind = plan.CrossJoin
 	default:
 		return nil, nil, errAt(j.Pos, pgerr.FeatureNotSupported, "%s JOIN is not supported", j.Kind)
 	}
 	// Outer joins make the other side's columns nullable.
 	nl := len(ls.cols)
-	if node.Kind == LeftJoin || node.Kind == FullJoin {
+	if node.Kind == plan.LeftJoin || node.Kind == plan.FullJoin {
 		for i := nl; i < len(node.Cols); i++ {
 			node.Cols[i].NotNull = false
 		}
 	}
-	if node.Kind == RightJoin || node.Kind == FullJoin {
+	if node.Kind == plan.RightJoin || node.Kind == plan.FullJoin {
 		for i := 0; i < nl; i++ {
 			node.Cols[i].NotNull = false
 		}
@@ -924,7 +925,7 @@ func (b *binder) bindJoin(j *sql.Join, outer *scope) (Node, *scope, error) {
 		if node.On, err = ctx.bindBool(j.On, "JOIN/ON"); err != nil {
 			return nil, nil, err
 		}
-	case node.Kind != CrossJoin:
+	case node.Kind != plan.CrossJoin:
 		return nil, nil, errAt(j.Pos, pgerr.SyntaxError, "%s JOIN requires an ON or USING clause", j.Kind)
 	}
 	return node, sc, nil
@@ -978,9 +979,9 @@ func (b *binder) bindValues(v *sql.Values, outer *scope, target []datum.Type) (*
 			return nil, err
 		}
 	}
-	cols := make(Schema, width)
+	cols := make(plan.Schema, width)
 	for j := 0; j < width; j++ {
-		cols[j] = Column{Name: "column" + itoa(j+1), NotNull: true}
+		cols[j] = plan.Column{Name: "column" + itoa(j+1), NotNull: true}
 		if target != nil && j < len(target) {
 			// INSERT: the caller converts each value to its column.
 			cols[j].Type = target[j]
@@ -1045,7 +1046,7 @@ func (b *binder) bindSetOp(q *sql.SetOp, outer *scope) (Node, error) {
 	if len(ls) != len(rs) {
 		return nil, pgerr.New(pgerr.SyntaxError, "each %s query must have the same number of columns", q.Op)
 	}
-	cols := make(Schema, len(ls))
+	cols := make(plan.Schema, len(ls))
 	types := make([]datum.Type, len(ls))
 	for i := range ls {
 		ct, ok := expr.CommonType(ls[i].Type, rs[i].Type)
@@ -1054,13 +1055,13 @@ func (b *binder) bindSetOp(q *sql.SetOp, outer *scope) (Node, error) {
 				q.Op, pgTypeName(ls[i].Type), pgTypeName(rs[i].Type))
 		}
 		types[i] = ct
-		cols[i] = Column{Name: ls[i].Name, Type: ct, NotNull: ls[i].NotNull && rs[i].NotNull}
+		cols[i] = plan.Column{Name: ls[i].Name, Type: ct, NotNull: ls[i].NotNull && rs[i].NotNull}
 	}
 	var node Node = &SetOp{Op: q.Op, All: q.All, Left: castProject(l, types), Right: castProject(r, types), Cols: cols}
 	if len(q.OrderBy) > 0 {
 		sc := schemaScope("", cols)
 		sc.outer = outer
-		var keys []SortKey
+		var keys []plan.SortKey
 		for _, o := range q.OrderBy {
 			col := -1
 			if n, ok := ordinal(o.Expr); ok {

@@ -6,6 +6,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -464,16 +465,16 @@ func (a *aggBinder) bindPane(f *sql.FuncCall, allowed bool) (expr.Expr, error) {
 func (a *aggBinder) finish() *Aggregate {
 	n := &Aggregate{Input: a.input, GroupBy: a.groups, Aggs: a.aggs, Window: a.window, WindowKeys: a.windowKeys}
 	for i, g := range a.groups {
-		n.Cols = append(n.Cols, Column{Name: a.names[i], Type: g.Type(), NotNull: isNotNull(g, a.input.Schema())})
+		n.Cols = append(n.Cols, plan.Column{Name: a.names[i], Type: g.Type(), NotNull: isNotNull(g, a.input.Schema())})
 	}
 	for _, agg := range a.aggs {
-		n.Cols = append(n.Cols, Column{Name: agg.Fn, Type: agg.Typ, NotNull: agg.Fn == "count"})
+		n.Cols = append(n.Cols, plan.Column{Name: agg.Fn, Type: agg.Typ, NotNull: agg.Fn == "count"})
 	}
 	if a.window != nil {
 		base := len(n.Cols)
 		n.Cols = append(n.Cols,
-			Column{Name: "pane_timing", Type: datum.TypeText, NotNull: true},
-			Column{Name: "pane_index", Type: datum.TypeInt8, NotNull: true})
+			plan.Column{Name: "pane_timing", Type: datum.TypeText, NotNull: true},
+			plan.Column{Name: "pane_index", Type: datum.TypeInt8, NotNull: true})
 		for _, c := range a.paneRefs {
 			c.Idx += base
 		}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -64,9 +65,9 @@ func (b *binder) bindTableFunc(t *sql.TableFunc, in Node, left *scope, outer *sc
 	copy(names, t.Columns)
 	cols := in.Schema()
 	out := &scope{cols: append([]scopeCol(nil), left.cols...)}
-	node := &SetFunc{Input: in, Calls: []*expr.SetCall{call}, Cols: append(Schema(nil), cols...)}
+	node := &SetFunc{Input: in, Calls: []*expr.SetCall{call}, Cols: append(plan.Schema(nil), cols...)}
 	for i, c := range call.Cols {
-		node.Cols = append(node.Cols, Column{Name: names[i], Type: c.Typ})
+		node.Cols = append(node.Cols, plan.Column{Name: names[i], Type: c.Typ})
 		out.cols = append(out.cols, scopeCol{table: qual, name: names[i], typ: c.Typ})
 	}
 	return node, out, nil
@@ -159,12 +160,12 @@ func (b *binder) bindSetFuncs(node Node, sc *scope, items []selItem, order []sql
 		}
 	}
 	in := node.Schema()
-	sf := &SetFunc{Input: node, Calls: sb.calls, Cols: append(Schema(nil), in...)}
+	sf := &SetFunc{Input: node, Calls: sb.calls, Cols: append(plan.Schema(nil), in...)}
 	out := &scope{cols: append([]scopeCol(nil), sc.cols...), outer: sc.outer}
 	for _, call := range sb.calls {
 		sb.base = append(sb.base, len(sf.Cols))
 		for _, c := range call.Cols {
-			sf.Cols = append(sf.Cols, Column{Name: c.Name, Type: c.Typ})
+			sf.Cols = append(sf.Cols, plan.Column{Name: c.Name, Type: c.Typ})
 			out.cols = append(out.cols, scopeCol{table: "$srf", name: c.Name, typ: c.Typ, hidden: true})
 		}
 	}
@@ -221,7 +222,7 @@ func (sb *srfBinder) col(call, j int) *expr.Col {
 
 // fields returns the record fields of a select item that is a whole
 // record-returning call, or nil.
-func (sb *srfBinder) fields(e sql.Expr) []Column {
+func (sb *srfBinder) fields(e sql.Expr) []plan.Column {
 	if sb == nil {
 		return nil
 	}
@@ -233,20 +234,20 @@ func (sb *srfBinder) fields(e sql.Expr) []Column {
 	if !ok || !sb.calls[i].Composite() {
 		return nil
 	}
-	out := make([]Column, len(sb.calls[i].Cols))
+	out := make([]plan.Column, len(sb.calls[i].Cols))
 	for j, c := range sb.calls[i].Cols {
-		out[j] = Column{Name: c.Name, Type: c.Typ}
+		out[j] = plan.Column{Name: c.Name, Type: c.Typ}
 	}
 	return out
 }
 
 // setComposites records the record-valued columns of n's output.
-func (b *binder) setComposites(n Node, cols map[int][]Column) {
+func (b *binder) setComposites(n Node, cols map[int][]plan.Column) {
 	if len(cols) == 0 {
 		return
 	}
 	if b.composites == nil {
-		b.composites = map[Node]map[int][]Column{}
+		b.composites = map[Node]map[int][]plan.Column{}
 	}
 	b.composites[n] = cols
 }

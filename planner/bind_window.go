@@ -7,6 +7,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -326,13 +327,13 @@ func (w *winBinder) finish(in Node) Node {
 		return in
 	}
 	base := len(in.Schema())
-	n := &Window{Input: in, Funcs: w.funcs, Cols: append(Schema(nil), in.Schema()...)}
+	n := &Window{Input: in, Funcs: w.funcs, Cols: append(plan.Schema(nil), in.Schema()...)}
 	for _, f := range w.funcs {
 		name := f.Fn
 		if f.Agg != nil {
 			name = f.Agg.Fn
 		}
-		n.Cols = append(n.Cols, Column{Name: name, Type: f.Typ})
+		n.Cols = append(n.Cols, plan.Column{Name: name, Type: f.Typ})
 	}
 	for _, r := range w.refs {
 		r.Idx = r.Idx - windowPlaceholder + base

@@ -5,13 +5,15 @@
 //
 // The planner sits between the parser (sql) and the components that run
 // plans: the engine (DDL, batch statements) and the executor (jobs). It
-// imports sql, catalog, expr, datum and pgerr only; never executor, engine,
-// server, state or connector. Plans are plain data: the executor consumes
-// physical.go with one type switch, and nothing here runs.
+// imports sql, catalog, expr, datum, pgerr and plan only; never executor,
+// engine, server, state or connector. A job's physical plan is plain data
+// in package plan (sql → planner → plan → executor → state): the planner
+// builds it, the executor consumes it with one type switch, and nothing
+// here runs.
 //
 // # Pipeline
 //
-//	sql AST ──bind (bind*.go)──► logical plan (logical.go) ──stages.go──► JobPlan (physical.go)
+//	sql AST ──bind (bind*.go)──► logical plan (logical.go) ──stages.go──► plan.JobPlan (package plan)
 //	                                   │                                      │
 //	                             ExplainLogical                     names.go, ExplainJob
 //

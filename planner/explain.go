@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/plan"
 )
 
 // ExplainJob prints a job's stage graph as an indented tree, stages in
@@ -23,7 +24,7 @@ import (
 //	    └── sink_per_minute  Sink table per_minute upsert (window_start, device)
 //
 // The output is deterministic: EXPLAIN JOB and tests compare it as text.
-func ExplainJob(p *JobPlan) string {
+func ExplainJob(p *plan.JobPlan) string {
 	var b strings.Builder
 	b.WriteString("job " + p.Job)
 	var opts []string
@@ -43,7 +44,7 @@ func ExplainJob(p *JobPlan) string {
 		if s := st.Source; s != nil {
 			lines = append(lines, s.OpName+"  "+sourceDesc(s))
 		}
-		walkStageOps(p, st, func(op Op, in Schema, side bool) {
+		walkStageOps(p, st, func(op plan.Op, in plan.Schema, side bool) {
 			prefix := ""
 			if side {
 				prefix = "↳ " // a tee's side chain
@@ -77,7 +78,7 @@ func childIndent(last bool) string {
 	return "│   "
 }
 
-func stageHeader(p *JobPlan, st *Stage) string {
+func stageHeader(p *plan.JobPlan, st *plan.Stage) string {
 	h := "stage " + st.Name
 	if st.Source != nil {
 		h += "  source " + st.Source.Name
@@ -96,7 +97,7 @@ func stageHeader(p *JobPlan, st *Stage) string {
 	return h
 }
 
-func keyList(cols []int, s Schema) string {
+func keyList(cols []int, s plan.Schema) string {
 	if len(cols) == 0 {
 		return "() (one global key)"
 	}
@@ -107,14 +108,14 @@ func keyList(cols []int, s Schema) string {
 	return "(" + strings.Join(names, ", ") + ")"
 }
 
-func keyDesc(cols []int, s Schema) string {
+func keyDesc(cols []int, s plan.Schema) string {
 	if len(cols) == 0 {
 		return "nothing (one global key)"
 	}
 	return "hash" + keyList(cols, s)
 }
 
-func sourceDesc(s *SourceSpec) string {
+func sourceDesc(s *plan.SourceSpec) string {
 	d := "Source " + s.Connector
 	if s.TimeCol >= 0 {
 		d += "  time " + s.Schema[s.TimeCol].Name
@@ -136,11 +137,11 @@ func sourceDesc(s *SourceSpec) string {
 }
 
 // opDesc describes one op reading rows of schema in.
-func opDesc(op Op, in Schema) string {
+func opDesc(op plan.Op, in plan.Schema) string {
 	switch o := op.(type) {
-	case *FilterOp:
+	case *plan.FilterOp:
 		return "Filter " + o.Pred.String()
-	case *ProjectOp:
+	case *plan.ProjectOp:
 		parts := make([]string, len(o.Exprs))
 		for i, e := range o.Exprs {
 			parts[i] = e.String()
@@ -149,9 +150,9 @@ func opDesc(op Op, in Schema) string {
 			}
 		}
 		return "Project " + strings.Join(parts, ", ")
-	case *WindowAssignOp:
+	case *plan.WindowAssignOp:
 		return "WindowAssign " + windowString(o.Window, in)
-	case *WindowAggOp:
+	case *plan.WindowAggOp:
 		w := windowString(o.Window, in)
 		if o.Prewindowed != 0 {
 			w = "by " + in[o.Window.TimeCol].Name + " of " + windowShape(o.Window)
@@ -161,12 +162,12 @@ func opDesc(op Op, in Schema) string {
 			d += " sliced"
 		}
 		return d + aggDetail(o.Stateful(), o.KeyCols, in, o.Aggs)
-	case *JoinOp, *LookupJoinOp, *UnionOp, *LateGateOp, *RetractAggOp, *TopNOp, *TeeOp:
+	case *plan.JoinOp, *plan.LookupJoinOp, *plan.UnionOp, *plan.LateGateOp, *plan.RetractAggOp, *plan.TopNOp, *plan.TeeOp:
 		return joinOpDesc(op, in)
-	case *AggOp:
+	case *plan.AggOp:
 		d := "Agg" + aggRole(o.Partial, o.Merge)
 		return d + aggDetail(o.Stateful(), o.KeyCols, in, o.Aggs)
-	case *SinkOp:
+	case *plan.SinkOp:
 		if !o.IsTable {
 			return fmt.Sprintf("Sink %s %s", o.Connector, o.Target)
 		}
@@ -191,7 +192,7 @@ func aggRole(partial, merge bool) string {
 	return ""
 }
 
-func aggDetail(stateful bool, keys []int, in Schema, aggs []*expr.AggFunc) string {
+func aggDetail(stateful bool, keys []int, in plan.Schema, aggs []*expr.AggFunc) string {
 	var d string
 	if stateful {
 		d += "  [stateful]"

@@ -3,12 +3,14 @@ package planner
 import (
 	"fmt"
 	"strings"
+
+	"github.com/weir-sql/weir/plan"
 )
 
 // joinOpDesc describes the operators of physical_join.go for ExplainJob.
-func joinOpDesc(op Op, in Schema) string {
+func joinOpDesc(op plan.Op, in plan.Schema) string {
 	switch o := op.(type) {
-	case *JoinOp:
+	case *plan.JoinOp:
 		l := o.Schema[:o.Widths[0]]
 		r := o.Schema[o.Widths[0] : o.Widths[0]+o.Widths[1]]
 		d := "Join " + o.Kind.String() + "  [stateful]"
@@ -24,7 +26,7 @@ func joinOpDesc(op Op, in Schema) string {
 		if o.Residual != nil {
 			d += "  on: " + o.Residual.String()
 		}
-		sides := [2]Schema{l, r}
+		sides := [2]plan.Schema{l, r}
 		for s, name := range []string{"left", "right"} {
 			d += "  " + name + " kept " + boundsDesc(o.Expire[s], sides[s])
 		}
@@ -32,7 +34,7 @@ func joinOpDesc(op Op, in Schema) string {
 			d += "  updating"
 		}
 		return d
-	case *LookupJoinOp:
+	case *plan.LookupJoinOp:
 		d := "LookupJoin"
 		if o.Outer {
 			d += " left"
@@ -59,19 +61,19 @@ func joinOpDesc(op Op, in Schema) string {
 			d += "  on: " + o.Residual.String()
 		}
 		return d
-	case *TeeOp:
+	case *plan.TeeOp:
 		return "Tee  (each row to the side chain ↳, then on)"
-	case *UnionOp:
+	case *plan.UnionOp:
 		return "Union all"
-	case *LateGateOp:
+	case *plan.LateGateOp:
 		d := "LateGate " + in[o.TimeCol].Name
 		if o.Delta != 0 {
 			d += fmt.Sprintf(" (%+d us)", o.Delta)
 		}
 		return d
-	case *RetractAggOp:
+	case *plan.RetractAggOp:
 		return "RetractAgg" + aggDetail(true, o.KeyCols, in, o.Aggs)
-	case *TopNOp:
+	case *plan.TopNOp:
 		d := "TopN"
 		if o.N > 0 {
 			d += fmt.Sprintf(" %d", o.N)
@@ -93,7 +95,7 @@ func joinOpDesc(op Op, in Schema) string {
 }
 
 // boundsDesc says how long a join side keeps its rows.
-func boundsDesc(bs []JoinBound, in Schema) string {
+func boundsDesc(bs []plan.JoinBound, in plan.Schema) string {
 	if len(bs) == 0 {
 		return "forever"
 	}
@@ -115,9 +117,9 @@ func boundsDesc(bs []JoinBound, in Schema) string {
 }
 
 // windowShape prints a window without its time column: HOP(2s, 10s).
-func windowShape(w WindowSpec) string {
+func windowShape(w plan.WindowSpec) string {
 	var s string
-	if w.Kind == Hop {
+	if w.Kind == plan.Hop {
 		s = fmt.Sprintf("HOP(%s, %s", formatMicros(w.Slide), formatMicros(w.Size))
 	} else {
 		s = fmt.Sprintf("TUMBLE(%s", formatMicros(w.Size))
@@ -131,11 +133,11 @@ func windowShape(w WindowSpec) string {
 // walkStageOps calls fn for every op of stage st in plan order with the
 // schema of the rows it reads, the side chains of TeeOps after their tee
 // (side set).
-func walkStageOps(p *JobPlan, st *Stage, fn func(op Op, in Schema, side bool)) {
+func walkStageOps(p *plan.JobPlan, st *plan.Stage, fn func(op plan.Op, in plan.Schema, side bool)) {
 	in := stageInputSchema(p, st)
 	for _, op := range st.Ops {
 		fn(op, in, false)
-		if t, ok := op.(*TeeOp); ok {
+		if t, ok := op.(*plan.TeeOp); ok {
 			sin := in
 			for _, s := range t.Side {
 				fn(s, sin, true)

@@ -7,6 +7,7 @@ import (
 	"github.com/weir-sql/weir/catalog"
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -19,7 +20,7 @@ import (
 // Node is a logical plan node.
 type Node interface {
 	// Schema is the node's output row.
-	Schema() Schema
+	Schema() plan.Schema
 	// Inputs are the node's children, in order.
 	Inputs() []Node
 	// describe is the node's line in ExplainLogical.
@@ -31,13 +32,13 @@ type Node interface {
 type Scan struct {
 	Rel   *catalog.Relation
 	Alias string // as written in FROM ("" if none)
-	Cols  Schema
+	Cols  plan.Schema
 }
 
 // Values produces constant rows (VALUES, or a FROM-less SELECT's one row).
 type Values struct {
 	Rows [][]expr.Expr
-	Cols Schema
+	Cols plan.Schema
 }
 
 // Filter keeps the input rows for which Pred is true.
@@ -50,7 +51,7 @@ type Filter struct {
 type Project struct {
 	Input Node
 	Exprs []expr.Expr
-	Cols  Schema
+	Cols  plan.Schema
 }
 
 // WindowAssign assigns each input row to the event-time windows containing
@@ -59,12 +60,12 @@ type Project struct {
 // (TIMESTAMP). Sizes are microseconds.
 type WindowAssign struct {
 	Input   Node
-	Kind    WindowKind
+	Kind    plan.WindowKind
 	TimeCol int
 	Size    int64
 	Slide   int64 // = Size for TUMBLE
 	Offset  int64
-	Cols    Schema
+	Cols    plan.Schema
 	// Pos is where the window was written (the TUMBLE/HOP call), for
 	// errors found when the plan is compiled into a job.
 	Pos sql.Pos
@@ -76,8 +77,8 @@ func (w *WindowAssign) StartCol() int { return len(w.Cols) - 2 }
 func (w *WindowAssign) EndCol() int   { return len(w.Cols) - 1 }
 
 // Spec returns the window as a WindowSpec over w's input.
-func (w *WindowAssign) Spec() WindowSpec {
-	return WindowSpec{Kind: w.Kind, TimeCol: w.TimeCol, Size: w.Size, Slide: w.Slide, Offset: w.Offset}
+func (w *WindowAssign) Spec() plan.WindowSpec {
+	return plan.WindowSpec{Kind: w.Kind, TimeCol: w.TimeCol, Size: w.Size, Slide: w.Slide, Offset: w.Offset}
 }
 
 // Aggregate groups its input by GroupBy and computes Aggs per group. Output:
@@ -95,7 +96,7 @@ type Aggregate struct {
 	Aggs       []*expr.AggFunc
 	Window     *WindowAssign
 	WindowKeys []int
-	Cols       Schema
+	Cols       plan.Schema
 }
 
 // PaneCols returns the indexes of pane_timing and pane_index in the output
@@ -108,53 +109,19 @@ func (a *Aggregate) PaneCols() (timing, index int) {
 	return n, n + 1
 }
 
-// JoinKind is the kind of a Join.
-type JoinKind uint8
-
-const (
-	InnerJoin JoinKind = iota + 1
-	LeftJoin
-	RightJoin
-	FullJoin
-	CrossJoin
-)
-
-func (k JoinKind) String() string {
-	switch k {
-	case InnerJoin:
-		return "inner"
-	case LeftJoin:
-		return "left"
-	case RightJoin:
-		return "right"
-	case FullJoin:
-		return "full"
-	case CrossJoin:
-		return "cross"
-	}
-	return "join?"
-}
-
 // Join combines Left and Right rows; On (nil for CROSS) is over the
 // concatenation of a left and a right row, which is also the output.
 type Join struct {
-	Kind        JoinKind
+	Kind        plan.JoinKind
 	Left, Right Node
 	On          expr.Expr
-	Cols        Schema
-}
-
-// SortKey orders by column Col of the input.
-type SortKey struct {
-	Col        int
-	Desc       bool
-	NullsFirst bool
+	Cols        plan.Schema
 }
 
 // Sort orders its input.
 type Sort struct {
 	Input Node
-	Keys  []SortKey
+	Keys  []plan.SortKey
 }
 
 // Limit passes at most Count rows after skipping Offset rows. Count and
@@ -176,7 +143,7 @@ type SetOp struct {
 	Op          string // "UNION", "INTERSECT", "EXCEPT"
 	All         bool
 	Left, Right Node
-	Cols        Schema
+	Cols        plan.Schema
 }
 
 // SetFunc runs set-returning functions (generate_series, unnest, ...) over
@@ -192,7 +159,7 @@ type SetOp struct {
 type SetFunc struct {
 	Input Node
 	Calls []*expr.SetCall
-	Cols  Schema
+	Cols  plan.Schema
 }
 
 // Window computes window functions over its input: every input row, in
@@ -201,7 +168,7 @@ type SetFunc struct {
 type Window struct {
 	Input Node
 	Funcs []*WindowFunc
-	Cols  Schema
+	Cols  plan.Schema
 }
 
 // WindowFunc is one call f(...) OVER (PARTITION BY ... ORDER BY ... frame).
@@ -347,22 +314,22 @@ type Delete struct {
 	Input  Node
 }
 
-func (n *Scan) Schema() Schema         { return n.Cols }
-func (n *Values) Schema() Schema       { return n.Cols }
-func (n *Filter) Schema() Schema       { return n.Input.Schema() }
-func (n *Project) Schema() Schema      { return n.Cols }
-func (n *WindowAssign) Schema() Schema { return n.Cols }
-func (n *Aggregate) Schema() Schema    { return n.Cols }
-func (n *Join) Schema() Schema         { return n.Cols }
-func (n *Sort) Schema() Schema         { return n.Input.Schema() }
-func (n *Limit) Schema() Schema        { return n.Input.Schema() }
-func (n *Distinct) Schema() Schema     { return n.Input.Schema() }
-func (n *SetOp) Schema() Schema        { return n.Cols }
-func (n *SetFunc) Schema() Schema      { return n.Cols }
-func (n *Window) Schema() Schema       { return n.Cols }
-func (n *Insert) Schema() Schema       { return nil }
-func (n *Update) Schema() Schema       { return nil }
-func (n *Delete) Schema() Schema       { return nil }
+func (n *Scan) Schema() plan.Schema         { return n.Cols }
+func (n *Values) Schema() plan.Schema       { return n.Cols }
+func (n *Filter) Schema() plan.Schema       { return n.Input.Schema() }
+func (n *Project) Schema() plan.Schema      { return n.Cols }
+func (n *WindowAssign) Schema() plan.Schema { return n.Cols }
+func (n *Aggregate) Schema() plan.Schema    { return n.Cols }
+func (n *Join) Schema() plan.Schema         { return n.Cols }
+func (n *Sort) Schema() plan.Schema         { return n.Input.Schema() }
+func (n *Limit) Schema() plan.Schema        { return n.Input.Schema() }
+func (n *Distinct) Schema() plan.Schema     { return n.Input.Schema() }
+func (n *SetOp) Schema() plan.Schema        { return n.Cols }
+func (n *SetFunc) Schema() plan.Schema      { return n.Cols }
+func (n *Window) Schema() plan.Schema       { return n.Cols }
+func (n *Insert) Schema() plan.Schema       { return nil }
+func (n *Update) Schema() plan.Schema       { return nil }
+func (n *Delete) Schema() plan.Schema       { return nil }
 
 func (n *Scan) Inputs() []Node         { return nil }
 func (n *Values) Inputs() []Node       { return nil }
@@ -534,13 +501,13 @@ func aggList(aggs []*expr.AggFunc) string {
 func aggString(a *expr.AggFunc) string { return a.String() }
 
 // windowString prints a window over the columns of in: TUMBLE(ts, 1m).
-func windowString(w WindowSpec, in Schema) string {
+func windowString(w plan.WindowSpec, in plan.Schema) string {
 	col := fmt.Sprintf("$%d", w.TimeCol)
 	if w.TimeCol >= 0 && w.TimeCol < len(in) {
 		col = in[w.TimeCol].Name
 	}
 	var s string
-	if w.Kind == Hop {
+	if w.Kind == plan.Hop {
 		s = fmt.Sprintf("HOP(%s, %s, %s", col, formatMicros(w.Slide), formatMicros(w.Size))
 	} else {
 		s = fmt.Sprintf("TUMBLE(%s, %s", col, formatMicros(w.Size))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -42,7 +43,7 @@ import (
 
 // assignNames names every operator of p and applies the name.* options.
 // posOf says where the option name.<key> was written, for errors.
-func assignNames(p *JobPlan, opts JobOptions, posOf func(key string) sql.Pos) error {
+func assignNames(p *plan.JobPlan, opts plan.JobOptions, posOf func(key string) sql.Pos) error {
 	used := map[string]bool{}
 	unique := func(base string) string {
 		name := base
@@ -57,8 +58,8 @@ func assignNames(p *JobPlan, opts JobOptions, posOf func(key string) sql.Pos) er
 		name string
 	}
 	var all []*named // every nameable operator, in plan order
-	var partials []Op
-	mergeOf := map[Op]Op{} // partial -> its merge
+	var partials []plan.Op
+	mergeOf := map[plan.Op]plan.Op{} // partial -> its merge
 	for _, st := range p.Stages {
 		if st.Source != nil {
 			s := st.Source
@@ -66,28 +67,28 @@ func assignNames(p *JobPlan, opts JobOptions, posOf func(key string) sql.Pos) er
 			all = append(all, &named{set: func(n string) { s.OpName = n }, name: s.OpName})
 		}
 		counters := map[string]int{}
-		for _, op := range StageOps(st) {
+		for _, op := range plan.StageOps(st) {
 			base := opBase(op)
 			var kind string
 			switch o := op.(type) {
-			case *FilterOp:
+			case *plan.FilterOp:
 				kind = "filter"
-			case *ProjectOp:
+			case *plan.ProjectOp:
 				kind = "project"
-			case *WindowAssignOp:
+			case *plan.WindowAssignOp:
 				kind = "window"
-			case *LateGateOp:
+			case *plan.LateGateOp:
 				kind = "gate"
-			case *UnionOp:
+			case *plan.UnionOp:
 				kind = "union"
-			case *TeeOp:
+			case *plan.TeeOp:
 				kind = "tee"
-			case *WindowAggOp:
+			case *plan.WindowAggOp:
 				if o.Partial {
 					partials = append(partials, op)
 					continue
 				}
-			case *AggOp:
+			case *plan.AggOp:
 				if o.Partial {
 					partials = append(partials, op)
 					continue
@@ -163,21 +164,21 @@ func assignNames(p *JobPlan, opts JobOptions, posOf func(key string) sql.Pos) er
 
 // opBase is an operator's default name before stage numbering and
 // de-duplication.
-func opBase(op Op) string {
+func opBase(op plan.Op) string {
 	switch o := op.(type) {
-	case *WindowAggOp:
+	case *plan.WindowAggOp:
 		return "window_agg_" + keyNames(o.KeyCols, o.Schema)
-	case *AggOp:
+	case *plan.AggOp:
 		return "agg_" + keyNames(o.KeyCols, o.Schema)
-	case *SinkOp:
+	case *plan.SinkOp:
 		return "sink_" + sanitizeName(o.Target)
-	case *JoinOp:
+	case *plan.JoinOp:
 		return "join_" + joinKeyNames(o)
-	case *LookupJoinOp:
+	case *plan.LookupJoinOp:
 		return "lookup_" + sanitizeName(o.Table)
-	case *RetractAggOp:
+	case *plan.RetractAggOp:
 		return "agg_" + keyNames(o.KeyCols, o.Schema)
-	case *TopNOp:
+	case *plan.TopNOp:
 		return "topn_" + keyNamesOf(o.Keys, o.Schema)
 	}
 	return "op"
@@ -185,7 +186,7 @@ func opBase(op Op) string {
 
 // joinKeyNames names a join by its key columns: the left input's, sorted,
 // then the right input's that the left does not have.
-func joinKeyNames(o *JoinOp) string {
+func joinKeyNames(o *plan.JoinOp) string {
 	if len(o.Keys[0]) == 0 {
 		return "cross"
 	}
@@ -213,7 +214,7 @@ func joinKeyNames(o *JoinOp) string {
 // keyNames joins the sorted names of an aggregation's group keys. For a
 // merge (or an unlifted op) the keys are its output's first columns, named
 // after the group columns.
-func keyNames(keyCols []int, out Schema) string {
+func keyNames(keyCols []int, out plan.Schema) string {
 	if len(keyCols) == 0 {
 		return "global"
 	}
@@ -226,7 +227,7 @@ func keyNames(keyCols []int, out Schema) string {
 }
 
 // keyNamesOf joins the sorted names of the columns cols of s.
-func keyNamesOf(cols []int, s Schema) string {
+func keyNamesOf(cols []int, s plan.Schema) string {
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = sanitizeName(s[c].Name)
@@ -236,33 +237,33 @@ func keyNamesOf(cols []int, s Schema) string {
 }
 
 // opBaseOf returns the OpBase of one of this package's ops.
-func opBaseOf(op Op) *OpBase {
+func opBaseOf(op plan.Op) *plan.OpBase {
 	switch o := op.(type) {
-	case *FilterOp:
+	case *plan.FilterOp:
 		return &o.OpBase
-	case *ProjectOp:
+	case *plan.ProjectOp:
 		return &o.OpBase
-	case *WindowAssignOp:
+	case *plan.WindowAssignOp:
 		return &o.OpBase
-	case *WindowAggOp:
+	case *plan.WindowAggOp:
 		return &o.OpBase
-	case *AggOp:
+	case *plan.AggOp:
 		return &o.OpBase
-	case *SinkOp:
+	case *plan.SinkOp:
 		return &o.OpBase
-	case *JoinOp:
+	case *plan.JoinOp:
 		return &o.OpBase
-	case *LookupJoinOp:
+	case *plan.LookupJoinOp:
 		return &o.OpBase
-	case *UnionOp:
+	case *plan.UnionOp:
 		return &o.OpBase
-	case *LateGateOp:
+	case *plan.LateGateOp:
 		return &o.OpBase
-	case *RetractAggOp:
+	case *plan.RetractAggOp:
 		return &o.OpBase
-	case *TopNOp:
+	case *plan.TopNOp:
 		return &o.OpBase
-	case *TeeOp:
+	case *plan.TeeOp:
 		return &o.OpBase
 	}
 	panic(fmt.Sprintf("planner: unknown op %T", op))

@@ -3,6 +3,7 @@ package planner
 import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/plan"
 )
 
 // This file rewrites batch query plans (not jobs, whose stage compiler
@@ -188,13 +189,13 @@ func (o *optimizer) push(n Node, preds []expr.Expr) Node {
 			}
 			switch optSide(p, nl) {
 			case optLeft:
-				if x.Kind == RightJoin || x.Kind == FullJoin {
+				if x.Kind == plan.RightJoin || x.Kind == plan.FullJoin {
 					keep = append(keep, p)
 				} else {
 					left = append(left, p)
 				}
 			case optRight:
-				if x.Kind == LeftJoin || x.Kind == FullJoin {
+				if x.Kind == plan.LeftJoin || x.Kind == plan.FullJoin {
 					keep = append(keep, p)
 				} else if s, ok := optShiftCols(p, -nl); ok {
 					right = append(right, s)
@@ -202,7 +203,7 @@ func (o *optimizer) push(n Node, preds []expr.Expr) Node {
 					keep = append(keep, p)
 				}
 			case optBoth:
-				if x.Kind == InnerJoin || x.Kind == CrossJoin {
+				if x.Kind == plan.InnerJoin || x.Kind == plan.CrossJoin {
 					both = append(both, p)
 				} else {
 					keep = append(keep, p)
@@ -218,8 +219,8 @@ func (o *optimizer) push(n Node, preds []expr.Expr) Node {
 				both = append(conjuncts(x.On), both...)
 			}
 			x.On = conjoin(both)
-			if x.Kind == CrossJoin {
-				x.Kind = InnerJoin
+			if x.Kind == plan.CrossJoin {
+				x.Kind = plan.InnerJoin
 			}
 		}
 	case *SetFunc:
@@ -268,12 +269,12 @@ func (o *optimizer) joinOn(j *Join) Node {
 		}
 		switch optSide(c, nl) {
 		case optLeft:
-			if j.Kind == InnerJoin || j.Kind == RightJoin {
+			if j.Kind == plan.InnerJoin || j.Kind == plan.RightJoin {
 				left = append(left, c)
 				continue
 			}
 		case optRight:
-			if j.Kind == InnerJoin || j.Kind == LeftJoin {
+			if j.Kind == plan.InnerJoin || j.Kind == plan.LeftJoin {
 				if s, ok := optShiftCols(c, -nl); ok {
 					right = append(right, s)
 					continue
@@ -288,11 +289,11 @@ func (o *optimizer) joinOn(j *Join) Node {
 	j.Left = o.push(j.Left, left)
 	j.Right = o.push(j.Right, right)
 	if len(keep) == 0 {
-		if j.Kind == InnerJoin {
-			j.Kind = CrossJoin
+		if j.Kind == plan.InnerJoin {
+			j.Kind = plan.CrossJoin
 		}
 		j.On = nil
-		if j.Kind != CrossJoin {
+		if j.Kind != plan.CrossJoin {
 			// An outer join needs a condition: every pair matches.
 			j.On = conjoin([]expr.Expr{trueConst()})
 		}

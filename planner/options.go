@@ -8,6 +8,7 @@ import (
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -24,8 +25,8 @@ var jobOptionKeys = []string{
 // ParseJobOptions validates CREATE JOB ... WITH options and fills defaults.
 // An unknown option, or a bad value, is 22023 naming it. Operator names
 // (name.*) are returned in Raw and applied by PlanJob.
-func ParseJobOptions(with []sql.Option) (JobOptions, error) {
-	o := JobOptions{MinWorkers: 1, MaxWorkers: runtime.NumCPU(), LateData: "drop", SnapshotKeep: 3, Raw: map[string]string{}}
+func ParseJobOptions(with []sql.Option) (plan.JobOptions, error) {
+	o := plan.JobOptions{MinWorkers: 1, MaxWorkers: runtime.NumCPU(), LateData: "drop", SnapshotKeep: 3, Raw: map[string]string{}}
 	minSet, maxSet := false, false
 	for _, opt := range with {
 		k, v := opt.Key, strings.TrimSpace(opt.Value)
@@ -96,7 +97,7 @@ func ParseJobOptions(with []sql.Option) (JobOptions, error) {
 
 // nameOverrides returns the name.* options: default name -> chosen name,
 // keys in sorted order.
-func nameOverrides(o JobOptions) (map[string]string, []string) {
+func nameOverrides(o plan.JobOptions) (map[string]string, []string) {
 	m := map[string]string{}
 	var keys []string
 	for k, v := range o.Raw {

@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 	"github.com/weir-sql/weir/catalog"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -143,7 +144,7 @@ func runCmd(t *testing.T, c *catalog.Catalog, d *datadriven.TestData) string {
 }
 
 // opNames lists a job's operators: stage, name, and [stateful].
-func opNames(p *JobPlan) string {
+func opNames(p *plan.JobPlan) string {
 	var b strings.Builder
 	for _, st := range p.Stages {
 		if st.Source != nil {

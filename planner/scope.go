@@ -5,6 +5,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -36,7 +37,7 @@ type scopeCol struct {
 	hidden bool // the right-hand copy of a USING/NATURAL column: only t.col finds it
 	// fields are the fields of a record-valued column (see
 	// binder.composites); nil for others.
-	fields []Column
+	fields []plan.Column
 }
 
 // scope is the set of columns an expression can name: the output of a FROM
@@ -48,7 +49,7 @@ type scope struct {
 	outer *scope
 }
 
-func schemaScope(table string, s Schema) *scope {
+func schemaScope(table string, s plan.Schema) *scope {
 	sc := &scope{cols: make([]scopeCol, len(s))}
 	for i, c := range s {
 		sc.cols[i] = scopeCol{table: table, name: c.Name, typ: c.Type}

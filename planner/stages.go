@@ -7,11 +7,12 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
 // This file compiles a job's INSERT INTO target SELECT ... into stages
-// (physical.go). The rules:
+// (package plan). The rules:
 //
 //   - Each source scan starts a branch at its own source stage; stateless
 //     operators (filters, projections, window assignment) fuse into the
@@ -42,7 +43,7 @@ import (
 
 // PlanJob binds and compiles a job: CREATE JOB name WITH (with) AS ins.
 // Operator names are assigned (names.go) and the name.* options applied.
-func PlanJob(r Resolver, name string, ins *sql.Insert, with []sql.Option) (*JobPlan, error) {
+func PlanJob(r Resolver, name string, ins *sql.Insert, with []sql.Option) (*plan.JobPlan, error) {
 	opts, err := ParseJobOptions(with)
 	if err != nil {
 		return nil, err
@@ -53,20 +54,20 @@ func PlanJob(r Resolver, name string, ins *sql.Insert, with []sql.Option) (*JobP
 		return nil, err
 	}
 	jp := &jobPlanner{opts: opts, pos: ins.Source().Start}
-	plan, err := jp.plan(n)
+	jplan, err := jp.plan(n)
 	if err != nil {
 		return nil, err
 	}
-	plan.Job, plan.Options, plan.SQL = name, opts, ins.Source().Text
+	jplan.Job, jplan.Options, jplan.SQL = name, opts, ins.Source().Text
 	posOf := func(key string) sql.Pos { return optionPos(with, NameOptionPrefix+key, ins.Source().Start) }
-	if err := assignNames(plan, opts, posOf); err != nil {
+	if err := assignNames(jplan, opts, posOf); err != nil {
 		return nil, err
 	}
-	return plan, nil
+	return jplan, nil
 }
 
 // PlanCreateJob plans a CREATE JOB ... AS INSERT statement.
-func PlanCreateJob(r Resolver, stmt *sql.CreateJob) (*JobPlan, error) {
+func PlanCreateJob(r Resolver, stmt *sql.CreateJob) (*plan.JobPlan, error) {
 	if stmt.Insert == nil {
 		return nil, errAt(stmt.Start, pgerr.InternalError, "planner: CREATE JOB %s has no INSERT to plan", stmt.Name)
 	}
@@ -83,8 +84,8 @@ const (
 // layout maps the columns of the logical node being compiled to the
 // physical row flowing between ops.
 type layout struct {
-	m      []int  // logical column -> physical column (or virtStart/virtEnd/pruned)
-	schema Schema // the physical row
+	m      []int       // logical column -> physical column (or virtStart/virtEnd/pruned)
+	schema plan.Schema // the physical row
 	// origin is, per physical column, the source column it passes through
 	// unchanged, or -1.
 	origin []int
@@ -96,7 +97,7 @@ type layout struct {
 	changelog bool
 }
 
-func identityLayout(s Schema, fromSource bool) *layout {
+func identityLayout(s plan.Schema, fromSource bool) *layout {
 	l := &layout{m: make([]int, len(s)), schema: s, origin: make([]int, len(s)), attr: make([]tattr, len(s))}
 	for i := range s {
 		l.m[i] = i
@@ -130,11 +131,11 @@ func (l *layout) remap(e expr.Expr) (expr.Expr, error) {
 // input as its own branch (sharing out and info) and continues in a new
 // stage that the branches feed (stages_join.go).
 type jobPlanner struct {
-	opts   JobOptions
+	opts   plan.JobOptions
 	pos    sql.Pos
-	out    *JobPlan
+	out    *plan.JobPlan
 	info   *jobInfo
-	stage  *Stage
+	stage  *plan.Stage
 	src    *catalog.Source // the source the branch reads, while in its source stage
 	layout *layout
 	// window is the assignment the pending windowed aggregation consumes,
@@ -154,11 +155,11 @@ func (p *jobPlanner) errorf(code, format string, args ...any) *pgerr.Error {
 	return errAt(p.pos, code, format, args...)
 }
 
-func (p *jobPlanner) plan(ins *Insert) (*JobPlan, error) {
+func (p *jobPlanner) plan(ins *Insert) (*plan.JobPlan, error) {
 	if err := p.checkReads(ins.Input); err != nil {
 		return nil, err
 	}
-	p.out = &JobPlan{}
+	p.out = &plan.JobPlan{}
 	p.info = analyzeJob(ins.Input)
 	br, err := p.compile(ins.Input)
 	if err != nil {
@@ -171,7 +172,7 @@ func (p *jobPlanner) plan(ins *Insert) (*JobPlan, error) {
 		in := stageInputSchema(p.out, st)
 		st.Ops = fuseProjects(st.Ops, in)
 		for _, op := range st.Ops {
-			if t, ok := op.(*TeeOp); ok {
+			if t, ok := op.(*plan.TeeOp); ok {
 				t.Side = fuseProjects(t.Side, in)
 			}
 		}
@@ -302,7 +303,7 @@ func (p *jobPlanner) sourceBranch(scan *Scan) (*jobPlanner, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &Stage{ID: len(p.out.Stages), Source: spec, Parallelism: p.opts.Parallelism}
+	st := &plan.Stage{ID: len(p.out.Stages), Source: spec, Parallelism: p.opts.Parallelism}
 	st.Name = "s" + itoa(st.ID)
 	p.out.Stages = append(p.out.Stages, st)
 	br := p.branch(st)
@@ -315,7 +316,7 @@ func (p *jobPlanner) sourceBranch(scan *Scan) (*jobPlanner, error) {
 }
 
 // branch returns a new branch positioned at stage st.
-func (p *jobPlanner) branch(st *Stage) *jobPlanner {
+func (p *jobPlanner) branch(st *plan.Stage) *jobPlanner {
 	return &jobPlanner{opts: p.opts, pos: p.pos, out: p.out, info: p.info, stage: st}
 }
 
@@ -344,8 +345,8 @@ func (p *jobPlanner) checkExprs(n Node) error {
 }
 
 // sourceSpec describes what a source stage reads.
-func sourceSpec(s *catalog.Source) (*SourceSpec, error) {
-	spec := &SourceSpec{
+func sourceSpec(s *catalog.Source) (*plan.SourceSpec, error) {
+	spec := &plan.SourceSpec{
 		OpName:         "source_" + sanitizeName(s.Name),
 		Name:           s.Name,
 		ID:             s.ID,
@@ -385,7 +386,7 @@ func sourceSpec(s *catalog.Source) (*SourceSpec, error) {
 	return spec, nil
 }
 
-func (p *jobPlanner) emit(op Op) {
+func (p *jobPlanner) emit(op plan.Op) {
 	p.stage.Ops = append(p.stage.Ops, op)
 }
 
@@ -394,14 +395,14 @@ func (p *jobPlanner) filter(f *Filter) error {
 	if err != nil {
 		return err
 	}
-	p.emit(&FilterOp{OpBase: OpBase{Schema: p.layout.schema}, Pred: pred})
+	p.emit(&plan.FilterOp{OpBase: plan.OpBase{Schema: p.layout.schema}, Pred: pred})
 	return nil
 }
 
 // project compiles a projection. Window columns that are passed through
 // stay virtual; the pending window's time column is kept (as a trailing
 // column) even if the projection drops it.
-func (p *jobPlanner) project(exprs []expr.Expr, cols Schema) error {
+func (p *jobPlanner) project(exprs []expr.Expr, cols plan.Schema) error {
 	l := p.layout
 	out := &layout{}
 	var phys []expr.Expr
@@ -423,7 +424,7 @@ func (p *jobPlanner) project(exprs []expr.Expr, cols Schema) error {
 		out.m = append(out.m, len(phys))
 		out.origin = append(out.origin, origin)
 		out.attr = append(out.attr, attr)
-		out.schema = append(out.schema, Column{Name: cols[i].Name, Type: pe.Type(), NotNull: cols[i].NotNull})
+		out.schema = append(out.schema, plan.Column{Name: cols[i].Name, Type: pe.Type(), NotNull: cols[i].NotNull})
 		phys = append(phys, pe)
 	}
 	newTime := -1
@@ -455,12 +456,12 @@ func (p *jobPlanner) project(exprs []expr.Expr, cols Schema) error {
 	// A projection that only renames computes nothing: keep the physical
 	// row (EXPLAIN and the sink use the new names).
 	if !isIdentity(phys, len(l.schema)) {
-		p.emit(&ProjectOp{OpBase: OpBase{Schema: out.schema}, Exprs: phys})
+		p.emit(&plan.ProjectOp{OpBase: plan.OpBase{Schema: out.schema}, Exprs: phys})
 		if p.window != nil {
 			p.timeCol = newTime
 		}
 	} else if n := len(p.stage.Ops); n > 0 {
-		if prev, ok := p.stage.Ops[n-1].(*ProjectOp); ok {
+		if prev, ok := p.stage.Ops[n-1].(*plan.ProjectOp); ok {
 			// Let the projection that computed the row carry the names.
 			prev.Schema = out.schema
 		}
@@ -546,7 +547,7 @@ func (p *jobPlanner) windowAssign1(w *WindowAssign, above []Node) error {
 	spec := w.Spec()
 	spec.TimeCol = tc
 	schema := concatSchema(l.schema, windowCols)
-	p.emit(&WindowAssignOp{OpBase: OpBase{Schema: schema}, Window: spec})
+	p.emit(&plan.WindowAssignOp{OpBase: plan.OpBase{Schema: schema}, Window: spec})
 	out := &layout{m: append(append([]int(nil), l.m...), len(l.schema), len(l.schema)+1), schema: schema,
 		origin: append(append([]int(nil), l.origin...), -1, -1),
 		attr:   append(append([]tattr(nil), l.attr...), assignedWindowAttrs(l.attr[tc], spec)...)}
@@ -590,10 +591,10 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 	}
 	// Without early or late panes a window fires one pane: aggregate
 	// sliding windows, and windows of an upstream window's results, by
-	// slices (physical.go). (Tumbling windows are their own slices; they
+	// slices (plan/physical.go). (Tumbling windows are their own slices; they
 	// keep the classic operator, whose state an update can re-window.)
 	sliced := windowed && p.opts.EmitEarly == 0 && p.opts.AllowedLateness == 0 &&
-		(prewin != nil || (a.Window.Kind == Hop && a.Window.Slide < a.Window.Size))
+		(prewin != nil || (a.Window.Kind == plan.Hop && a.Window.Slide < a.Window.Size))
 	if windowed && (p.opts.EmitEarly > 0 || p.opts.AllowedLateness > 0) && p.stage.Source == nil {
 		return pgerr.New(pgerr.FeatureNotSupported,
 			"emit_early and allowed_lateness are not supported in a job with windowed aggregations after a shuffle yet")
@@ -660,13 +661,13 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 	}
 	if len(extra) > 0 {
 		exprs := make([]expr.Expr, 0, len(in)+len(extra))
-		schema := append(Schema(nil), in...)
+		schema := append(plan.Schema(nil), in...)
 		for i, c := range in {
 			exprs = append(exprs, &expr.Col{Idx: i, Typ: c.Type, Name: c.Name})
 		}
 		for _, e := range extra {
 			exprs = append(exprs, e)
-			schema = append(schema, Column{Type: e.Type()})
+			schema = append(schema, plan.Column{Type: e.Type()})
 		}
 		// Name the computed keys after their group columns.
 		for i, k := range keys {
@@ -674,13 +675,13 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 				schema[keyCols[i]].Name = keyName(a.GroupBy[k.group], a.Cols[k.group].Name)
 			}
 		}
-		p.emit(&ProjectOp{OpBase: OpBase{Schema: schema}, Exprs: exprs})
+		p.emit(&plan.ProjectOp{OpBase: plan.OpBase{Schema: schema}, Exprs: exprs})
 		in = schema
 	}
 
 	// The Partial half ends the current stage; its row crosses the shuffle.
 	nk := len(keys)
-	var partialSchema, mergeSchema Schema
+	var partialSchema, mergeSchema plan.Schema
 	for _, kc := range keyCols {
 		partialSchema = append(partialSchema, in[kc])
 		mergeSchema = append(mergeSchema, in[kc])
@@ -691,11 +692,11 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 	}
 	for i, ag := range aggs {
 		name := a.Cols[len(a.GroupBy)+i].Name
-		partialSchema = append(partialSchema, Column{Name: name, Type: datum.TypeBytea, NotNull: true})
-		mergeSchema = append(mergeSchema, Column{Name: name, Type: ag.Typ, NotNull: ag.Fn == "count"})
+		partialSchema = append(partialSchema, plan.Column{Name: name, Type: datum.TypeBytea, NotNull: true})
+		mergeSchema = append(mergeSchema, plan.Column{Name: name, Type: ag.Typ, NotNull: ag.Fn == "count"})
 	}
 	timeOut := -1
-	var spec WindowSpec
+	var spec plan.WindowSpec
 	if windowed {
 		tcol := p.timeCol
 		if prewin != nil {
@@ -703,14 +704,14 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 		}
 		tc := in[tcol]
 		timeOut = len(partialSchema)
-		partialSchema = append(partialSchema, Column{Name: tc.Name, Type: tc.Type, NotNull: true},
-			Column{Name: "rows", Type: datum.TypeInt8, NotNull: true})
+		partialSchema = append(partialSchema, plan.Column{Name: tc.Name, Type: tc.Type, NotNull: true},
+			plan.Column{Name: "rows", Type: datum.TypeInt8, NotNull: true})
 		if sliced {
-			partialSchema = append(partialSchema, Column{Name: "first_end", Type: datum.TypeTimestamp, NotNull: true})
+			partialSchema = append(partialSchema, plan.Column{Name: "first_end", Type: datum.TypeTimestamp, NotNull: true})
 		}
 		mergeSchema = append(mergeSchema,
-			Column{Name: "pane_timing", Type: datum.TypeText, NotNull: true},
-			Column{Name: "pane_index", Type: datum.TypeInt8, NotNull: true})
+			plan.Column{Name: "pane_timing", Type: datum.TypeText, NotNull: true},
+			plan.Column{Name: "pane_index", Type: datum.TypeInt8, NotNull: true})
 		if prewin != nil {
 			spec = *prewin.win
 		} else {
@@ -725,27 +726,27 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 	for i := 0; i < nk; i++ {
 		outKeys = append(outKeys, i)
 	}
-	var partial, merge Op
+	var partial, merge plan.Op
 	if windowed {
 		mspec := spec
 		mspec.TimeCol = timeOut
-		pw := &WindowAggOp{OpBase: OpBase{Schema: partialSchema}, Window: spec, KeyCols: keyCols, Aggs: aggs, Partial: true, Sliced: sliced}
+		pw := &plan.WindowAggOp{OpBase: plan.OpBase{Schema: partialSchema}, Window: spec, KeyCols: keyCols, Aggs: aggs, Partial: true, Sliced: sliced}
 		if prewin != nil {
-			pw.Prewindowed = PrewindowedStart
+			pw.Prewindowed = plan.PrewindowedStart
 			if prewin.end {
-				pw.Prewindowed = PrewindowedEnd
+				pw.Prewindowed = plan.PrewindowedEnd
 			}
 		}
 		partial = pw
-		merge = &WindowAggOp{OpBase: OpBase{Schema: mergeSchema}, Window: mspec, KeyCols: outKeys, Aggs: aggs, Merge: true, Sliced: sliced}
+		merge = &plan.WindowAggOp{OpBase: plan.OpBase{Schema: mergeSchema}, Window: mspec, KeyCols: outKeys, Aggs: aggs, Merge: true, Sliced: sliced}
 	} else {
-		partial = &AggOp{OpBase: OpBase{Schema: partialSchema}, KeyCols: keyCols, Aggs: aggs, Partial: true}
-		merge = &AggOp{OpBase: OpBase{Schema: mergeSchema}, KeyCols: outKeys, Aggs: aggs, Merge: true, Retract: retract}
+		partial = &plan.AggOp{OpBase: plan.OpBase{Schema: partialSchema}, KeyCols: keyCols, Aggs: aggs, Partial: true}
+		merge = &plan.AggOp{OpBase: plan.OpBase{Schema: mergeSchema}, KeyCols: outKeys, Aggs: aggs, Merge: true, Retract: retract}
 	}
 	if p.unlifted {
 		// One operator, in this stage: over the raw rows, with the
 		// state and the firing.
-		pw, ok := partial.(*WindowAggOp)
+		pw, ok := partial.(*plan.WindowAggOp)
 		if !ok || !pw.Sliced {
 			return pgerr.New(pgerr.InternalError, "planner: only a sliced windowed aggregation runs unlifted")
 		}
@@ -797,15 +798,15 @@ func (p *jobPlanner) aggregate(a *Aggregate, retract bool) error {
 // splitAggregate ends the current stage with the partial half of an
 // aggregation, shuffled by its keys (outKeys of its row) into a new keyed
 // stage that starts with the merge half.
-func (p *jobPlanner) splitAggregate(partial, merge Op, partialSchema Schema, outKeys []int, timeOut, nk int) {
+func (p *jobPlanner) splitAggregate(partial, merge plan.Op, partialSchema plan.Schema, outKeys []int, timeOut, nk int) {
 	p.emit(partial)
-	next := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+	next := &plan.Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
 	next.Name = "s" + itoa(next.ID)
 	if nk == 0 {
 		next.Parallelism = 1 // one global key
 	}
-	p.stage.Output = &StageOutput{Stage: next.ID, KeyCols: outKeys, Schema: partialSchema, TimeCol: timeOut}
-	next.Inputs = []StageInput{{Stage: p.stage.ID, Schema: partialSchema}}
+	p.stage.Output = &plan.StageOutput{Stage: next.ID, KeyCols: outKeys, Schema: partialSchema, TimeCol: timeOut}
+	next.Inputs = []plan.StageInput{{Stage: p.stage.ID, Schema: partialSchema}}
 	p.out.Stages = append(p.out.Stages, next)
 	p.stage = next
 	p.emit(merge)
@@ -830,7 +831,7 @@ func (p *jobPlanner) sink(t *catalog.Relation) error {
 			return p.errorf(pgerr.InternalError, "planner: job output is not in target order")
 		}
 	}
-	op := &SinkOp{OpBase: OpBase{Schema: catalogSchema(t.Columns)}, Target: t.Name, TargetID: t.ID, Changelog: p.layout.changelog}
+	op := &plan.SinkOp{OpBase: plan.OpBase{Schema: catalogSchema(t.Columns)}, Target: t.Name, TargetID: t.ID, Changelog: p.layout.changelog}
 	switch t.Kind {
 	case catalog.RelTable:
 		op.IsTable = true
@@ -849,7 +850,7 @@ func (p *jobPlanner) sink(t *catalog.Relation) error {
 }
 
 // stageInputSchema is the row a stage's first op reads.
-func stageInputSchema(p *JobPlan, st *Stage) Schema {
+func stageInputSchema(p *plan.JobPlan, st *plan.Stage) plan.Schema {
 	if st.Source != nil {
 		return st.Source.Schema
 	}
@@ -863,10 +864,10 @@ func stageInputSchema(p *JobPlan, st *Stage) Schema {
 // when that costs no repeated work (every column of the first is read at
 // most once by the second, or is a plain column or constant), and drops
 // projections that change nothing.
-func fuseProjects(ops []Op, in Schema) []Op {
-	var out []Op
+func fuseProjects(ops []plan.Op, in plan.Schema) []plan.Op {
+	var out []plan.Op
 	for _, op := range ops {
-		pr, ok := op.(*ProjectOp)
+		pr, ok := op.(*plan.ProjectOp)
 		if !ok {
 			out = append(out, op)
 			in = op.OutSchema()
@@ -876,12 +877,12 @@ func fuseProjects(ops []Op, in Schema) []Op {
 			continue
 		}
 		if len(out) > 0 {
-			if prev, ok := out[len(out)-1].(*ProjectOp); ok && canCompose(prev, pr) {
+			if prev, ok := out[len(out)-1].(*plan.ProjectOp); ok && canCompose(prev, pr) {
 				exprs := make([]expr.Expr, len(pr.Exprs))
 				for i, e := range pr.Exprs {
 					exprs[i], _ = mapCols(e, func(c *expr.Col) (expr.Expr, error) { return prev.Exprs[c.Idx], nil })
 				}
-				out[len(out)-1] = &ProjectOp{OpBase: OpBase{Name: pr.Name, Schema: pr.Schema}, Exprs: exprs}
+				out[len(out)-1] = &plan.ProjectOp{OpBase: plan.OpBase{Name: pr.Name, Schema: pr.Schema}, Exprs: exprs}
 				in = pr.Schema
 				continue
 			}
@@ -892,7 +893,7 @@ func fuseProjects(ops []Op, in Schema) []Op {
 	return out
 }
 
-func sameNames(a, b Schema) bool {
+func sameNames(a, b plan.Schema) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -904,7 +905,7 @@ func sameNames(a, b Schema) bool {
 	return true
 }
 
-func canCompose(lower, upper *ProjectOp) bool {
+func canCompose(lower, upper *plan.ProjectOp) bool {
 	uses := map[int]int{}
 	for _, e := range upper.Exprs {
 		walkExpr(e, func(x expr.Expr) {
@@ -926,8 +927,8 @@ func canCompose(lower, upper *ProjectOp) bool {
 	return true
 }
 
-func windowKindName(k WindowKind) string {
-	if k == Hop {
+func windowKindName(k plan.WindowKind) string {
+	if k == plan.Hop {
 		return "HOP"
 	}
 	return "TUMBLE"

@@ -9,6 +9,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 )
 
 // This file compiles the parts of a job that combine streams: joins (of two
@@ -56,7 +57,7 @@ type tattr struct {
 	delta int64
 	// win is set for the window_start and window_end columns of windowed
 	// rows: their window (end tells which column).
-	win *WindowSpec
+	win *plan.WindowSpec
 	end bool
 }
 
@@ -65,11 +66,11 @@ type tattr struct {
 const pruned = -4
 
 // opCol is the op column of an updating stream (physical_join.go).
-var opCol = Column{Name: OpColName, Type: datum.TypeBool, NotNull: true}
+var opCol = plan.Column{Name: plan.OpColName, Type: datum.TypeBool, NotNull: true}
 
 // assignedWindowAttrs are the attributes of the window_start and window_end
 // columns a WindowAssignOp appends, given its time column's.
-func assignedWindowAttrs(ts tattr, spec WindowSpec) []tattr {
+func assignedWindowAttrs(ts tattr, spec plan.WindowSpec) []tattr {
 	if !ts.ok {
 		return []tattr{{}, {}}
 	}
@@ -80,15 +81,15 @@ func assignedWindowAttrs(ts tattr, spec WindowSpec) []tattr {
 
 // windowResultAttrs are the attributes of a windowed aggregation's
 // window_start and window_end output columns.
-func windowResultAttrs(spec WindowSpec) (start, end tattr) {
+func windowResultAttrs(spec plan.WindowSpec) (start, end tattr) {
 	w := spec
 	w.TimeCol = -1
 	return tattr{ok: true, delta: 1 - spec.Size, win: &w}, tattr{ok: true, delta: 1, win: &w, end: true}
 }
 
-func sameWindow(a, b WindowSpec) bool {
-	norm := func(w WindowSpec) WindowSpec {
-		if w.Kind == Tumble || w.Slide == 0 {
+func sameWindow(a, b plan.WindowSpec) bool {
+	norm := func(w plan.WindowSpec) plan.WindowSpec {
+		if w.Kind == plan.Tumble || w.Slide == 0 {
 			w.Slide = w.Size
 		}
 		w.TimeCol = 0
@@ -249,8 +250,8 @@ func (p *jobPlanner) join(j *Join, chain []Node) (*jobPlanner, []Node, error) {
 	if j.On != nil {
 		conds = flatConjuncts(j.On)
 	}
-	if kind == InnerJoin || kind == CrossJoin {
-		kind = InnerJoin
+	if kind == plan.InnerJoin || kind == plan.CrossJoin {
+		kind = plan.InnerJoin
 		for len(chain) > 0 {
 			f, ok := chain[len(chain)-1].(*Filter)
 			if !ok {
@@ -273,9 +274,9 @@ func (p *jobPlanner) join(j *Join, chain []Node) (*jobPlanner, []Node, error) {
 	for _, c := range conds {
 		l, r := sidesOf(c, nl)
 		switch {
-		case l && !r && (kind == InnerJoin || kind == RightJoin):
+		case l && !r && (kind == plan.InnerJoin || kind == plan.RightJoin):
 			lpush = append(lpush, c)
-		case r && !l && (kind == InnerJoin || kind == LeftJoin):
+		case r && !l && (kind == plan.InnerJoin || kind == plan.LeftJoin):
 			rpush = append(rpush, shiftCols(c, -nl))
 		default:
 			rest = append(rest, c)
@@ -307,7 +308,7 @@ func (p *jobPlanner) join(j *Join, chain []Node) (*jobPlanner, []Node, error) {
 
 // ---- stream-stream joins ----
 
-func (p *jobPlanner) streamJoin(j *Join, kind JoinKind, left, right Node, conds []expr.Expr) (*jobPlanner, error) {
+func (p *jobPlanner) streamJoin(j *Join, kind plan.JoinKind, left, right Node, conds []expr.Expr) (*jobPlanner, error) {
 	nl := len(left.Schema())
 	fk, err := p.fork(kind, left, right, conds, nl)
 	if err != nil {
@@ -424,10 +425,10 @@ func (p *jobPlanner) streamJoin(j *Join, kind JoinKind, left, right Node, conds 
 		}
 		sort.Ints(cols)
 		for _, c := range cols {
-			b.emit(&LateGateOp{OpBase: OpBase{Schema: b.layout.schema}, TimeCol: c, Delta: b.layout.attr[c].delta})
+			b.emit(&plan.LateGateOp{OpBase: plan.OpBase{Schema: b.layout.schema}, TimeCol: c, Delta: b.layout.attr[c].delta})
 		}
 	}
-	op := &JoinOp{Kind: kind, Keys: keyCols, Widths: widths, Expire: bounds}
+	op := &plan.JoinOp{Kind: kind, Keys: keyCols, Widths: widths, Expire: bounds}
 	if len(physResidual) > 0 {
 		op.Residual = conjoin(physResidual)
 	}
@@ -437,21 +438,21 @@ func (p *jobPlanner) streamJoin(j *Join, kind JoinKind, left, right Node, conds 
 			op.Updating = true
 		}
 	}
-	var st *Stage
+	var st *plan.Stage
 	if fk != nil {
 		// Both inputs come from the fork stage's one input: the side
 		// chain runs in a TeeOp ahead of the main chain's operators.
 		st = fk.stage
-		st.Ops = append([]Op{&TeeOp{OpBase: OpBase{Schema: fk.in}, Side: fk.sideStage.Ops}}, st.Ops...)
+		st.Ops = append([]plan.Op{&plan.TeeOp{OpBase: plan.OpBase{Schema: fk.in}, Side: fk.sideStage.Ops}}, st.Ops...)
 	} else {
-		st = &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+		st = &plan.Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
 		st.Name = "s" + itoa(st.ID)
 		if len(keyCols[0]) == 0 {
 			st.Parallelism = 1 // no key: every row meets every row in one range
 		}
 		for s, b := range brs {
-			b.stage.Output = &StageOutput{Stage: st.ID, KeyCols: keyCols[s], Schema: b.layout.schema, TimeCol: -1}
-			st.Inputs = append(st.Inputs, StageInput{Stage: b.stage.ID, Schema: b.layout.schema})
+			b.stage.Output = &plan.StageOutput{Stage: st.ID, KeyCols: keyCols[s], Schema: b.layout.schema, TimeCol: -1}
+			st.Inputs = append(st.Inputs, plan.StageInput{Stage: b.stage.ID, Schema: b.layout.schema})
 		}
 		p.out.Stages = append(p.out.Stages, st)
 	}
@@ -477,7 +478,7 @@ func (p *jobPlanner) streamJoin(j *Join, kind JoinKind, left, right Node, conds 
 	joined.schema = schema
 	op.Schema = schema
 	// Window columns matched on equal by an inner join stay attributes.
-	if kind == InnerJoin {
+	if kind == plan.InnerJoin {
 		for i := range keyCols[0] {
 			l, r := keyCols[0][i], keyCols[1][i]
 			la, ra := lb.layout.attr[l], rb.layout.attr[r]
@@ -491,7 +492,7 @@ func (p *jobPlanner) streamJoin(j *Join, kind JoinKind, left, right Node, conds 
 			}
 		}
 	}
-	if kind == InnerJoin {
+	if kind == plan.InnerJoin {
 		joinedAttrs(joined.attr, append(physEquis, physResidual...), widths, [2][]tattr{lb.layout.attr, rb.layout.attr})
 	}
 	br := p.branch(st)
@@ -508,7 +509,7 @@ func (p *jobPlanner) streamJoin(j *Join, kind JoinKind, left, right Node, conds 
 }
 
 // joinDesc names a join by its keys for messages.
-func joinDesc(op *JoinOp, out Schema) string {
+func joinDesc(op *plan.JoinOp, out plan.Schema) string {
 	if len(op.Keys[0]) == 0 {
 		return "two streams (no equality)"
 	}
@@ -597,15 +598,15 @@ func (p *jobPlanner) keyColumns(es []expr.Expr, name string) []int {
 		return cols
 	}
 	exprs := make([]expr.Expr, 0, len(in)+len(extra))
-	schema := append(Schema(nil), in...)
+	schema := append(plan.Schema(nil), in...)
 	for i, c := range in {
 		exprs = append(exprs, &expr.Col{Idx: i, Typ: c.Type, Name: c.Name})
 	}
 	for _, e := range extra {
 		exprs = append(exprs, e)
-		schema = append(schema, Column{Name: name, Type: e.Type()})
+		schema = append(schema, plan.Column{Name: name, Type: e.Type()})
 	}
-	p.emit(&ProjectOp{OpBase: OpBase{Schema: schema}, Exprs: exprs})
+	p.emit(&plan.ProjectOp{OpBase: plan.OpBase{Schema: schema}, Exprs: exprs})
 	l := p.layout
 	p.layout = &layout{m: l.m, schema: schema, origin: append(append([]int(nil), l.origin...), make([]int, len(extra))...),
 		attr: append(append([]tattr(nil), l.attr...), make([]tattr, len(extra))...), changelog: l.changelog}
@@ -655,7 +656,7 @@ func (p *jobPlanner) narrow(keep []bool) []int {
 			out.m = append(out.m, m)
 		}
 	}
-	p.emit(&ProjectOp{OpBase: OpBase{Schema: out.schema}, Exprs: exprs})
+	p.emit(&plan.ProjectOp{OpBase: plan.OpBase{Schema: out.schema}, Exprs: exprs})
 	p.layout = out
 	return idx
 }
@@ -701,7 +702,7 @@ func constMicros(e expr.Expr) (int64, bool) {
 // (over the output row: widths[0] left columns, then the right's). used[s]
 // lists the attribute columns of side s that bounds of the other side rely
 // on (side-local indexes).
-func joinBounds(conds []expr.Expr, widths [2]int, attrs [2][]tattr) (bounds [2][]JoinBound, used [2]map[int]bool) {
+func joinBounds(conds []expr.Expr, widths [2]int, attrs [2][]tattr) (bounds [2][]plan.JoinBound, used [2]map[int]bool) {
 	used = [2]map[int]bool{{}, {}}
 	seen := map[string]bool{}
 	sideOfCol := func(c int) (int, int) {
@@ -749,7 +750,7 @@ func joinBounds(conds []expr.Expr, widths [2]int, attrs [2][]tattr) (bounds [2][
 		key := fmt.Sprintf("%d/%s/%d", s, exprKey(ly), adj)
 		if !seen[key] {
 			seen[key] = true
-			bounds[s] = append(bounds[s], JoinBound{Expr: ly, Adjust: adj})
+			bounds[s] = append(bounds[s], plan.JoinBound{Expr: ly, Adjust: adj})
 		}
 		used[o][local] = true
 	}
@@ -842,7 +843,7 @@ func joinedAttrs(out []tattr, conds []expr.Expr, widths [2]int, attrs [2][]tattr
 // projections, as expressions over the stored row.
 type tableRef struct {
 	rel     *catalog.Relation
-	cols    Schema      // the side's logical columns
+	cols    plan.Schema // the side's logical columns
 	exprs   []expr.Expr // per logical column, over the stored row
 	filters []expr.Expr // over the stored row
 }
@@ -897,11 +898,11 @@ func tableSide(n Node) *tableRef {
 
 // lookupJoin compiles a join of the stream node with a table: the stream
 // is the join's left input when streamLeft.
-func (p *jobPlanner) lookupJoin(j *Join, kind JoinKind, stream Node, t *tableRef, conds []expr.Expr, streamLeft bool) (*jobPlanner, error) {
+func (p *jobPlanner) lookupJoin(j *Join, kind plan.JoinKind, stream Node, t *tableRef, conds []expr.Expr, streamLeft bool) (*jobPlanner, error) {
 	outer := false
 	switch {
-	case kind == InnerJoin:
-	case kind == LeftJoin && streamLeft, kind == RightJoin && !streamLeft:
+	case kind == plan.InnerJoin:
+	case kind == plan.LeftJoin && streamLeft, kind == plan.RightJoin && !streamLeft:
 		outer = true
 	default:
 		return nil, pgerr.New(pgerr.FeatureNotSupported,
@@ -927,14 +928,14 @@ func (p *jobPlanner) lookupJoin(j *Join, kind JoinKind, stream Node, t *tableRef
 	isStream := func(c int) bool { return c >= so && c < so+ns }
 	// Over the lookup row: the stream's physical row, then the table side.
 	ws := len(sb.layout.schema)
-	lookup := &layout{schema: append(Schema(nil), sb.layout.schema...)}
+	lookup := &layout{schema: append(plan.Schema(nil), sb.layout.schema...)}
 	lookup.m = make([]int, ns+nt)
 	for i := 0; i < ns; i++ {
 		lookup.m[so+i] = sb.layout.m[i]
 	}
 	for i, c := range t.cols {
 		lookup.m[to+i] = ws + i
-		lookup.schema = append(lookup.schema, Column{Name: c.Name, Type: t.exprs[i].Type(), NotNull: c.NotNull && !outer})
+		lookup.schema = append(lookup.schema, plan.Column{Name: c.Name, Type: t.exprs[i].Type(), NotNull: c.NotNull && !outer})
 	}
 	lookup.origin = make([]int, len(lookup.schema))
 	for i := range lookup.origin {
@@ -1015,7 +1016,7 @@ func (p *jobPlanner) lookupJoin(j *Join, kind JoinKind, stream Node, t *tableRef
 	// keyColumns may have widened the stream row: recompute the lookup row.
 	if w := len(sb.layout.schema); w != ws {
 		extra := w - ws
-		lookup.schema = append(append(Schema(nil), sb.layout.schema...), lookup.schema[ws:]...)
+		lookup.schema = append(append(plan.Schema(nil), sb.layout.schema...), lookup.schema[ws:]...)
 		for i := range lookup.m {
 			if lookup.m[i] >= ws {
 				lookup.m[i] += extra
@@ -1034,7 +1035,7 @@ func (p *jobPlanner) lookupJoin(j *Join, kind JoinKind, stream Node, t *tableRef
 			return nil, err
 		}
 	}
-	op := &LookupJoinOp{OpBase: OpBase{Schema: lookup.schema}, Table: t.rel.Name, TableID: t.rel.ID,
+	op := &plan.LookupJoinOp{OpBase: plan.OpBase{Schema: lookup.schema}, Table: t.rel.Name, TableID: t.rel.ID,
 		TableSchema: catalogSchema(t.rel.Columns), PrimaryKey: append([]int(nil), pk...),
 		StreamKeys: keyCols, TableKeys: tableKeys, TableExprs: t.exprs, Outer: outer}
 	if len(t.filters) > 0 {
@@ -1090,7 +1091,7 @@ func (p *jobPlanner) unionAll(x *SetOp) (*jobPlanner, error) {
 		inputs = append(inputs, n)
 	}
 	flatten(x)
-	st := &Stage{Parallelism: p.opts.Parallelism}
+	st := &plan.Stage{Parallelism: p.opts.Parallelism}
 	var brs []*jobPlanner
 	for _, in := range inputs {
 		b, err := p.compile(in)
@@ -1122,7 +1123,7 @@ func (p *jobPlanner) unionAll(x *SetOp) (*jobPlanner, error) {
 	st.ID = len(p.out.Stages)
 	st.Name = "s" + itoa(st.ID)
 	all := seqInts(len(x.Cols))
-	out := identityLayout(append(Schema(nil), x.Cols...), false)
+	out := identityLayout(append(plan.Schema(nil), x.Cols...), false)
 	for i := range out.attr {
 		a := brs[0].layout.attr[i]
 		for _, b := range brs[1:] {
@@ -1139,12 +1140,12 @@ func (p *jobPlanner) unionAll(x *SetOp) (*jobPlanner, error) {
 		out.attr[i] = a
 	}
 	for _, b := range brs {
-		b.stage.Output = &StageOutput{Stage: st.ID, KeyCols: all, Schema: b.layout.schema, TimeCol: -1}
-		st.Inputs = append(st.Inputs, StageInput{Stage: b.stage.ID, Schema: b.layout.schema})
+		b.stage.Output = &plan.StageOutput{Stage: st.ID, KeyCols: all, Schema: b.layout.schema, TimeCol: -1}
+		st.Inputs = append(st.Inputs, plan.StageInput{Stage: b.stage.ID, Schema: b.layout.schema})
 	}
 	p.out.Stages = append(p.out.Stages, st)
 	br := p.branch(st)
-	br.emit(&UnionOp{OpBase: OpBase{Schema: out.schema}})
+	br.emit(&plan.UnionOp{OpBase: plan.OpBase{Schema: out.schema}})
 	br.layout = out
 	return br, nil
 }
@@ -1204,40 +1205,40 @@ func (p *jobPlanner) retractAggregate(a *Aggregate) error {
 	}
 	if len(extra) > 0 {
 		var exprs []expr.Expr
-		schema := append(Schema(nil), in...)
+		schema := append(plan.Schema(nil), in...)
 		for i, c := range in {
 			exprs = append(exprs, &expr.Col{Idx: i, Typ: c.Type, Name: c.Name})
 		}
 		for i, e := range extra {
 			exprs = append(exprs, e)
-			schema = append(schema, Column{Name: "key_" + itoa(i), Type: e.Type()})
+			schema = append(schema, plan.Column{Name: "key_" + itoa(i), Type: e.Type()})
 		}
 		oc := len(l.schema) - 1
 		exprs = append(exprs, &expr.Col{Idx: oc, Typ: opCol.Type, Name: opCol.Name})
 		schema = append(schema, opCol)
-		p.emit(&ProjectOp{OpBase: OpBase{Schema: schema}, Exprs: exprs})
+		p.emit(&plan.ProjectOp{OpBase: plan.OpBase{Schema: schema}, Exprs: exprs})
 		p.layout = &layout{m: l.m, schema: schema, origin: make([]int, len(schema)), attr: make([]tattr, len(schema)), changelog: true}
 	}
-	next := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+	next := &plan.Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
 	next.Name = "s" + itoa(next.ID)
 	if len(keyCols) == 0 {
 		next.Parallelism = 1
 	}
-	p.stage.Output = &StageOutput{Stage: next.ID, KeyCols: keyCols, Schema: p.layout.schema, TimeCol: -1}
-	next.Inputs = []StageInput{{Stage: p.stage.ID, Schema: p.layout.schema}}
+	p.stage.Output = &plan.StageOutput{Stage: next.ID, KeyCols: keyCols, Schema: p.layout.schema, TimeCol: -1}
+	next.Inputs = []plan.StageInput{{Stage: p.stage.ID, Schema: p.layout.schema}}
 	p.out.Stages = append(p.out.Stages, next)
 	p.stage = next
-	var schema Schema
+	var schema plan.Schema
 	for i, kc := range keyCols {
 		c := p.layout.schema[kc]
 		c.Name = a.Cols[i].Name
 		schema = append(schema, c)
 	}
 	for i, ag := range aggs {
-		schema = append(schema, Column{Name: a.Cols[len(a.GroupBy)+i].Name, Type: ag.Typ, NotNull: ag.Fn == "count"})
+		schema = append(schema, plan.Column{Name: a.Cols[len(a.GroupBy)+i].Name, Type: ag.Typ, NotNull: ag.Fn == "count"})
 	}
 	schema = append(schema, opCol)
-	p.emit(&RetractAggOp{OpBase: OpBase{Schema: schema}, KeyCols: keyCols, Aggs: aggs})
+	p.emit(&plan.RetractAggOp{OpBase: plan.OpBase{Schema: schema}, KeyCols: keyCols, Aggs: aggs})
 	out := identityLayout(schema, false)
 	out.m = out.m[:len(schema)-1]
 	out.changelog = true
@@ -1298,20 +1299,20 @@ func (p *jobPlanner) topN(w *Window, above []Node) error {
 	keyCols := p.keyColumns(parts, "partition_key")
 	orderCols := p.keyColumns(orders, "order_key")
 	if p.stage.Source != nil {
-		p.emit(&LateGateOp{OpBase: OpBase{Schema: p.layout.schema}, TimeCol: winCol, Delta: win.delta})
+		p.emit(&plan.LateGateOp{OpBase: plan.OpBase{Schema: p.layout.schema}, TimeCol: winCol, Delta: win.delta})
 	}
-	op := &TopNOp{Keys: keyCols, N: topNLimit(len(w.Cols)-1, above), WindowCol: winCol, WindowEnd: win.end, Size: win.win.Size}
+	op := &plan.TopNOp{Keys: keyCols, N: topNLimit(len(w.Cols)-1, above), WindowCol: winCol, WindowEnd: win.end, Size: win.win.Size}
 	for i, c := range orderCols {
-		op.Order = append(op.Order, SortKey{Col: c, Desc: f.OrderBy[i].Desc, NullsFirst: f.OrderBy[i].NullsFirst})
+		op.Order = append(op.Order, plan.SortKey{Col: c, Desc: f.OrderBy[i].Desc, NullsFirst: f.OrderBy[i].NullsFirst})
 	}
-	next := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+	next := &plan.Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
 	next.Name = "s" + itoa(next.ID)
-	p.stage.Output = &StageOutput{Stage: next.ID, KeyCols: keyCols, Schema: p.layout.schema, TimeCol: -1}
-	next.Inputs = []StageInput{{Stage: p.stage.ID, Schema: p.layout.schema}}
+	p.stage.Output = &plan.StageOutput{Stage: next.ID, KeyCols: keyCols, Schema: p.layout.schema, TimeCol: -1}
+	next.Inputs = []plan.StageInput{{Stage: p.stage.ID, Schema: p.layout.schema}}
 	p.out.Stages = append(p.out.Stages, next)
 	p.stage = next
 	l := p.layout
-	op.Schema = append(append(Schema(nil), l.schema...), Column{Name: "row_number", Type: datum.TypeInt8, NotNull: true})
+	op.Schema = append(append(plan.Schema(nil), l.schema...), plan.Column{Name: "row_number", Type: datum.TypeInt8, NotNull: true})
 	p.emit(op)
 	p.layout = &layout{m: append(append([]int(nil), l.m...), len(l.schema)), schema: op.Schema,
 		origin: append(append([]int(nil), l.origin...), -1), attr: append(append([]tattr(nil), l.attr...), tattr{})}
@@ -1382,9 +1383,9 @@ func topNLimit(rn int, above []Node) int64 {
 // span key ranges — then the join's right input) and on to the left's
 // chain (then the join's left input).
 type forkPlan struct {
-	stage     *Stage // the join's stage
-	sideStage *Stage // scratch: collects the right chain's ops
-	in        Schema // the fork stage's input row
+	stage     *plan.Stage // the join's stage
+	sideStage *plan.Stage // scratch: collects the right chain's ops
+	in        plan.Schema // the fork stage's input row
 	main      *jobPlanner
 	side      *jobPlanner
 }
@@ -1541,8 +1542,8 @@ func remapBottom(chain []Node, perm []int) []Node {
 
 // fork plans the shared-input form of an inner join when it applies (nil
 // otherwise).
-func (p *jobPlanner) fork(kind JoinKind, left, right Node, conds []expr.Expr, nl int) (*forkPlan, error) {
-	if kind != InnerJoin || p.opts.EmitEarly > 0 || p.opts.AllowedLateness > 0 {
+func (p *jobPlanner) fork(kind plan.JoinKind, left, right Node, conds []expr.Expr, nl int) (*forkPlan, error) {
+	if kind != plan.InnerJoin || p.opts.EmitEarly > 0 || p.opts.AllowedLateness > 0 {
 		return nil, nil
 	}
 	lchain, lbot := peelFP(left)
@@ -1645,12 +1646,12 @@ func (p *jobPlanner) fork(kind JoinKind, left, right Node, conds []expr.Expr, nl
 		}
 		keyPhys = append(keyPhys, pc)
 	}
-	st := &Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
+	st := &plan.Stage{ID: len(p.out.Stages), Parallelism: p.opts.Parallelism}
 	st.Name = "s" + itoa(st.ID)
-	b.stage.Output = &StageOutput{Stage: st.ID, KeyCols: keyPhys, Schema: b.layout.schema, TimeCol: -1}
-	st.Inputs = []StageInput{{Stage: b.stage.ID, Schema: b.layout.schema}}
+	b.stage.Output = &plan.StageOutput{Stage: st.ID, KeyCols: keyPhys, Schema: b.layout.schema, TimeCol: -1}
+	st.Inputs = []plan.StageInput{{Stage: b.stage.ID, Schema: b.layout.schema}}
 	p.out.Stages = append(p.out.Stages, st)
-	fk := &forkPlan{stage: st, sideStage: &Stage{ID: st.ID, Name: st.Name}, in: b.layout.schema}
+	fk := &forkPlan{stage: st, sideStage: &plan.Stage{ID: st.ID, Name: st.Name}, in: b.layout.schema}
 	fk.main = p.branch(st)
 	fk.main.layout = cloneLayout(b.layout)
 	fk.side = p.branch(fk.sideStage)
@@ -1707,6 +1708,21 @@ func (p *jobPlanner) fork(kind JoinKind, left, right Node, conds []expr.Expr, nl
 }
 
 func cloneLayout(l *layout) *layout {
-	return &layout{m: append([]int(nil), l.m...), schema: append(Schema(nil), l.schema...),
+	return &layout{m: append([]int(nil), l.m...), schema: append(plan.Schema(nil), l.schema...),
 		origin: append([]int(nil), l.origin...), attr: append([]tattr(nil), l.attr...), changelog: l.changelog}
+}
+
+// retractableAgg reports whether a RetractAggOp can compute a.
+func retractableAgg(a *expr.AggFunc) bool {
+	if a.Distinct {
+		return false
+	}
+	switch a.Fn {
+	case "count", "min", "max":
+		return true
+	case "sum", "avg":
+		t := a.Typ
+		return t == datum.TypeInt8 || t == datum.TypeFloat8 || t == datum.TypeFloat4 || t == datum.TypeNumeric
+	}
+	return false
 }

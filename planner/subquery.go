@@ -8,6 +8,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/sql"
 )
 
@@ -139,17 +140,17 @@ func (c *exprCtx) bindSubquery(e *sql.SubqueryExpr) (expr.Expr, error) {
 func (c *exprCtx) bindSubqueryPlan(q sql.Query) (Node, *corrFrame, error) {
 	f := &corrFrame{outer: c.sc, keys: map[string]int{}}
 	c.b.frames = append(c.b.frames, f)
-	plan, err := c.b.bindQuery(q, c.sc)
+	jplan, err := c.b.bindQuery(q, c.sc)
 	c.b.frames = c.b.frames[:len(c.b.frames)-1]
 	if err != nil {
 		return nil, nil, err
 	}
-	return plan, f, nil
+	return jplan, f, nil
 }
 
 // bindSubqueryKind binds a subquery expression; array is ARRAY(SELECT ...).
 func (c *exprCtx) bindSubqueryKind(e *sql.SubqueryExpr, array bool) (expr.Expr, error) {
-	plan, frame, err := c.bindSubqueryPlan(e.Query)
+	jplan, frame, err := c.bindSubqueryPlan(e.Query)
 	if err != nil {
 		return nil, err
 	}
@@ -157,9 +158,9 @@ func (c *exprCtx) bindSubqueryKind(e *sql.SubqueryExpr, array bool) (expr.Expr, 
 		s.Outer, s.Correlated = frame.cols, frame.correlated
 		return s
 	}
-	cols := plan.Schema()
+	cols := jplan.Schema()
 	if e.Exists {
-		sub := corr(&Subquery{Kind: SubqueryExists, Plan: plan, Typ: datum.TypeBool})
+		sub := corr(&Subquery{Kind: SubqueryExists, Plan: jplan, Typ: datum.TypeBool})
 		if e.Not {
 			return c.call("not", sub)
 		}
@@ -172,10 +173,10 @@ func (c *exprCtx) bindSubqueryKind(e *sql.SubqueryExpr, array bool) (expr.Expr, 
 		return nil, pgerr.New(pgerr.SyntaxError, "subquery must return only one column")
 	}
 	if array {
-		return corr(&Subquery{Kind: SubqueryArray, Plan: plan, Typ: datum.TypeText}), nil
+		return corr(&Subquery{Kind: SubqueryArray, Plan: jplan, Typ: datum.TypeText}), nil
 	}
 	if e.X == nil {
-		return corr(&Subquery{Kind: SubqueryScalar, Plan: plan, Typ: cols[0].Type}), nil
+		return corr(&Subquery{Kind: SubqueryScalar, Plan: jplan, Typ: cols[0].Type}), nil
 	}
 	x, err := c.bind(e.X)
 	if err != nil {
@@ -189,9 +190,9 @@ func (c *exprCtx) bindSubqueryKind(e *sql.SubqueryExpr, array bool) (expr.Expr, 
 	call := probe.(*expr.Call)
 	x = call.Args[0]
 	if ct := call.Args[1].Type(); ct != cols[0].Type {
-		plan = castProject(plan, []datum.Type{ct})
+		jplan = castProject(jplan, []datum.Type{ct})
 	}
-	return corr(&Subquery{Kind: SubqueryIn, Plan: plan, X: x, Not: e.Not, Typ: datum.TypeBool}), nil
+	return corr(&Subquery{Kind: SubqueryIn, Plan: jplan, X: x, Not: e.Not, Typ: datum.TypeBool}), nil
 }
 
 // castProject returns n with its columns cast to types (unchanged columns
@@ -200,7 +201,7 @@ func castProject(n Node, types []datum.Type) Node {
 	in := n.Schema()
 	changed := false
 	exprs := make([]expr.Expr, len(in))
-	cols := make(Schema, len(in))
+	cols := make(plan.Schema, len(in))
 	for i, c := range in {
 		exprs[i] = &expr.Col{Idx: i, Typ: c.Type, Name: c.Name}
 		cols[i] = c

@@ -7,6 +7,7 @@ import (
 
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 )
 
 // This file is the compatibility check of ALTER JOB ... UPDATE: before the
@@ -17,18 +18,12 @@ import (
 // stay the same, and the source must not be replaced. Window sizes may
 // change: they apply to new data only.
 
-// UpdateProblem is one reason an update is refused.
-type UpdateProblem struct {
-	Operator string // the old job's operator (or source / side input)
-	Reason   string
-}
-
 // CheckUpdate compares an old job's plan with its replacement. mapping maps
 // old operator names to new ones (WITH MAPPING). It returns, for each of the
 // old job's stateful operators and its source, the new operator that takes
 // its state over; or, if the update must be refused, error 55000 whose
 // detail lists every problem, one line per operator.
-func CheckUpdate(old, new *JobPlan, mapping map[string]string) (map[string]string, error) {
+func CheckUpdate(old, new *plan.JobPlan, mapping map[string]string) (map[string]string, error) {
 	matches, problems := CompareForUpdate(old, new, mapping)
 	if len(problems) == 0 {
 		return matches, nil
@@ -45,13 +40,13 @@ func CheckUpdate(old, new *JobPlan, mapping map[string]string) (map[string]strin
 
 // CompareForUpdate is CheckUpdate returning the problems as data (for
 // EXPLAIN JOB ... UPDATE): matches holds the operators that do carry over.
-func CompareForUpdate(old, new *JobPlan, mapping map[string]string) (map[string]string, []UpdateProblem) {
+func CompareForUpdate(old, new *plan.JobPlan, mapping map[string]string) (map[string]string, []plan.UpdateProblem) {
 	oldOps, newOps := statefulOps(old), statefulOps(new)
 	allNew := allOpNames(new)
 	matches := map[string]string{}
-	var problems []UpdateProblem
+	var problems []plan.UpdateProblem
 	add := func(op, format string, args ...any) {
-		problems = append(problems, UpdateProblem{Operator: op, Reason: fmt.Sprintf(format, args...)})
+		problems = append(problems, plan.UpdateProblem{Operator: op, Reason: fmt.Sprintf(format, args...)})
 	}
 	oldNames := allOpNames(old)
 	var mapKeys []string
@@ -73,7 +68,7 @@ func CompareForUpdate(old, new *JobPlan, mapping map[string]string) (map[string]
 	// under the same operator name (or its mapping); its positions carry
 	// over. A source read only by the new job starts from its beginning.
 	oldSrc, newSrc := sourcesOf(old), sourcesOf(new)
-	newByOp := map[string]*SourceSpec{}
+	newByOp := map[string]*plan.SourceSpec{}
 	for _, s := range newSrc {
 		newByOp[s.OpName] = s
 	}
@@ -151,17 +146,17 @@ type opState struct {
 }
 
 // statefulOps describes each stateful op of p by name.
-func statefulOps(p *JobPlan) map[string]opState {
+func statefulOps(p *plan.JobPlan) map[string]opState {
 	out := map[string]opState{}
 	for _, st := range p.Stages {
-		walkStageOps(p, st, func(op Op, in Schema, _ bool) {
-			if _, tee := op.(*TeeOp); tee {
+		walkStageOps(p, st, func(op plan.Op, in plan.Schema, _ bool) {
+			if _, tee := op.(*plan.TeeOp); tee {
 				return // its side ops are listed themselves
 			}
 			if op.Stateful() {
 				var s opState
 				switch o := op.(type) {
-				case *WindowAggOp:
+				case *plan.WindowAggOp:
 					s = opState{kind: "WindowAgg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
 					if o.Sliced {
 						// Sliced state is laid out by slice: the
@@ -169,13 +164,13 @@ func statefulOps(p *JobPlan) map[string]opState {
 						s.kind = "sliced WindowAgg"
 						s.keys += " by " + windowShape(o.Window)
 					}
-				case *AggOp:
+				case *plan.AggOp:
 					s = opState{kind: "Agg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
-				case *TopNOp:
+				case *plan.TopNOp:
 					s = opState{kind: "TopN", keys: keyTypes(o.Keys, in), aggs: "rows (" + keyTypes(seqInts(len(in)), in) + ")"}
-				case *RetractAggOp:
+				case *plan.RetractAggOp:
 					s = opState{kind: "RetractAgg", keys: keyTypes(o.KeyCols, in), aggs: aggTypes(o.Aggs)}
-				case *JoinOp:
+				case *plan.JoinOp:
 					// A side's state is its input rows, keyed by its keys.
 					l, r := o.Schema[:o.Widths[0]], o.Schema[o.Widths[0]:o.Widths[0]+o.Widths[1]]
 					s = opState{kind: "Join", keys: keyTypes(o.Keys[0], l) + " / " + keyTypes(o.Keys[1], r),
@@ -190,7 +185,7 @@ func statefulOps(p *JobPlan) map[string]opState {
 	return out
 }
 
-func keyTypes(cols []int, in Schema) string {
+func keyTypes(cols []int, in plan.Schema) string {
 	parts := make([]string, len(cols))
 	for i, c := range cols {
 		parts[i] = in[c].Type.String()
@@ -215,21 +210,21 @@ func aggTypes(aggs []*expr.AggFunc) string {
 	return strings.Join(parts, ", ")
 }
 
-func allOpNames(p *JobPlan) map[string]bool {
+func allOpNames(p *plan.JobPlan) map[string]bool {
 	m := map[string]bool{}
 	for _, st := range p.Stages {
 		if st.Source != nil {
 			m[st.Source.OpName] = true
 		}
-		for _, op := range StageOps(st) {
+		for _, op := range plan.StageOps(st) {
 			m[op.OpName()] = true
 		}
 	}
 	return m
 }
 
-func sourcesOf(p *JobPlan) []*SourceSpec {
-	var out []*SourceSpec
+func sourcesOf(p *plan.JobPlan) []*plan.SourceSpec {
+	var out []*plan.SourceSpec
 	for _, st := range p.Stages {
 		if st.Source != nil {
 			out = append(out, st.Source)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 )
 
@@ -25,7 +26,7 @@ func benchDB(n, m int) (*db, *planner.Scan, *planner.Scan) {
 func BenchmarkHashJoin(b *testing.B) {
 	d, ls, rs := benchDB(1_000_000, 1000)
 	cols := concat(ls.Cols, rs.Cols)
-	j := &planner.Join{Kind: planner.InnerJoin, Left: ls, Right: rs, On: cmp("=", col(cols, 0), col(cols, 3)), Cols: cols}
+	j := &planner.Join{Kind: plan.InnerJoin, Left: ls, Right: rs, On: cmp("=", col(cols, 0), col(cols, 3)), Cols: cols}
 	b.ResetTimer()
 	for range b.N {
 		rows, err := Run(context.Background(), j, d.env())
@@ -51,7 +52,7 @@ func BenchmarkGroupBy(b *testing.B) {
 
 func BenchmarkSortLimit(b *testing.B) {
 	d, ls, _ := benchDB(1_000_000, 0)
-	s := &planner.Sort{Input: ls, Keys: []planner.SortKey{{Col: 1, Desc: true}}}
+	s := &planner.Sort{Input: ls, Keys: []plan.SortKey{{Col: 1, Desc: true}}}
 	lim := &planner.Limit{Input: s, Count: intc(10)}
 	b.ResetTimer()
 	for range b.N {
@@ -64,7 +65,7 @@ func BenchmarkSortLimit(b *testing.B) {
 
 func BenchmarkSort(b *testing.B) {
 	d, ls, _ := benchDB(1_000_000, 0)
-	s := &planner.Sort{Input: ls, Keys: []planner.SortKey{{Col: 0}, {Col: 1, Desc: true}}}
+	s := &planner.Sort{Input: ls, Keys: []plan.SortKey{{Col: 0}, {Col: 1, Desc: true}}}
 	b.ResetTimer()
 	for range b.N {
 		rows, err := Run(context.Background(), s, d.env())

@@ -15,6 +15,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 )
 
@@ -81,10 +82,10 @@ func (d *db) LookupRelation(schema, name string) (*catalog.Relation, error) {
 	return nil, pgerr.New(pgerr.UndefinedTable, "relation %q does not exist", name)
 }
 
-func schemaOf(rel *catalog.Relation) planner.Schema {
-	s := make(planner.Schema, len(rel.Columns))
+func schemaOf(rel *catalog.Relation) plan.Schema {
+	s := make(plan.Schema, len(rel.Columns))
 	for i, c := range rel.Columns {
-		s[i] = planner.Column{Name: c.Name, Type: c.Type}
+		s[i] = plan.Column{Name: c.Name, Type: c.Type}
 	}
 	return s
 }
@@ -95,7 +96,7 @@ func scanOf(rel *catalog.Relation) *planner.Scan {
 
 // Expression builders.
 
-func col(s planner.Schema, i int) *expr.Col {
+func col(s plan.Schema, i int) *expr.Col {
 	return &expr.Col{Idx: i, Typ: s[i].Type, Name: s[i].Name}
 }
 
@@ -126,14 +127,14 @@ func project(in planner.Node, idx ...int) *planner.Project {
 	return p
 }
 
-func concat(a, b planner.Schema) planner.Schema {
-	return append(append(planner.Schema(nil), a...), b...)
+func concat(a, b plan.Schema) plan.Schema {
+	return append(append(plan.Schema(nil), a...), b...)
 }
 
 // run runs plan and fails the test on error.
-func run(t *testing.T, plan planner.Node, env *Env) []datum.Row {
+func run(t *testing.T, jplan planner.Node, env *Env) []datum.Row {
 	t.Helper()
-	rows, err := Run(context.Background(), plan, env)
+	rows, err := Run(context.Background(), jplan, env)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -141,8 +142,8 @@ func run(t *testing.T, plan planner.Node, env *Env) []datum.Row {
 }
 
 // runErr runs plan and returns its error's SQLSTATE ("" if none).
-func runErr(plan planner.Node, env *Env) string {
-	_, err := Run(context.Background(), plan, env)
+func runErr(jplan planner.Node, env *Env) string {
+	_, err := Run(context.Background(), jplan, env)
 	if err == nil {
 		return ""
 	}

@@ -3,6 +3,7 @@ package query
 import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 )
 
@@ -57,12 +58,12 @@ func (r *runner) execJoin(n *planner.Join, emit emitFunc) error {
 
 	j := &joiner{r: r, nl: nl, nr: nr, never: never, emit: emit}
 	switch n.Kind {
-	case planner.InnerJoin, planner.CrossJoin:
-	case planner.LeftJoin:
+	case plan.InnerJoin, plan.CrossJoin:
+	case plan.LeftJoin:
 		j.probeOuter = true
-	case planner.RightJoin:
+	case plan.RightJoin:
 		j.probeOuter = true
-	case planner.FullJoin:
+	case plan.FullJoin:
 		j.probeOuter, j.buildOuter = true, true
 	default:
 		return internalf("unknown join kind %d", n.Kind)
@@ -70,7 +71,7 @@ func (r *runner) execJoin(n *planner.Join, emit emitFunc) error {
 	probe, build := n.Left, n.Right
 	probeKeys, buildKeys := leftKeys, rightKeys
 	probeOnly, buildOnly := leftOnly, rightOnly
-	if n.Kind == planner.RightJoin {
+	if n.Kind == plan.RightJoin {
 		probe, build = n.Right, n.Left
 		probeKeys, buildKeys = rightKeys, leftKeys
 		probeOnly, buildOnly = rightOnly, leftOnly

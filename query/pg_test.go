@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 	"github.com/weir-sql/weir/sql"
 )
@@ -299,17 +300,17 @@ func TestPostgresOracle(t *testing.T) {
 		fmt.Fprintf(&setup, "CREATE TABLE %s (a bigint, b bigint, s text);\nCREATE TABLE %s (x bigint, y bigint, s text);\n", lt, rt)
 		setup.WriteString(insertSQL(lt, d.rows["l"]))
 		setup.WriteString(insertSQL(rt, d.rows["r"]))
-		add := func(name, sql string, plan planner.Node, ordered bool, keyCols int) {
+		add := func(name, sql string, jplan planner.Node, ordered bool, keyCols int) {
 			name = fmt.Sprintf("%d/%s", round, name)
 			envs[name] = d.env()
-			queries = append(queries, pgQuery{name: name, sql: sql, plan: plan, ordered: ordered, keyCols: keyCols})
+			queries = append(queries, pgQuery{name: name, sql: sql, plan: jplan, ordered: ordered, keyCols: keyCols})
 		}
 		cols := concat(ls.Cols, rs.Cols)
-		for _, kind := range []planner.JoinKind{planner.InnerJoin, planner.LeftJoin, planner.RightJoin, planner.FullJoin} {
+		for _, kind := range []plan.JoinKind{plan.InnerJoin, plan.LeftJoin, plan.RightJoin, plan.FullJoin} {
 			for _, c := range joinConds {
-				plan := &planner.Join{Kind: kind, Left: ls, Right: rs, On: c.on(cols), Cols: cols}
+				jplan := &planner.Join{Kind: kind, Left: ls, Right: rs, On: c.on(cols), Cols: cols}
 				sql := fmt.Sprintf("SELECT * FROM %s AS l %s JOIN %s AS r ON %s", lt, strings.ToUpper(kind.String()), rt, joinSQL[c.name])
-				add(kind.String()+" "+c.name, sql, plan, false, 0)
+				add(kind.String()+" "+c.name, sql, jplan, false, 0)
 			}
 		}
 		// Grouping (sum of bigint is numeric in PostgreSQL).
@@ -331,10 +332,10 @@ func TestPostgresOracle(t *testing.T) {
 		}
 		// ORDER BY b, s with random directions and NULL placement; PostgreSQL
 		// does not sort stably, so compare the key columns only.
-		var keys []planner.SortKey
+		var keys []plan.SortKey
 		var order []string
 		for _, c := range []int{1, 2} {
-			k := planner.SortKey{Col: c, Desc: rng.IntN(2) == 0}
+			k := plan.SortKey{Col: c, Desc: rng.IntN(2) == 0}
 			k.NullsFirst = k.Desc
 			spec := ls.Cols[c].Name
 			if k.Desc {
@@ -350,7 +351,7 @@ func TestPostgresOracle(t *testing.T) {
 		sorted := project(&planner.Sort{Input: ls, Keys: keys}, 1, 2)
 		add("order by", fmt.Sprintf("SELECT b, s FROM %s ORDER BY %s", lt, strings.Join(order, ", ")), sorted, true, 0)
 		count, offset := rng.IntN(10), rng.IntN(5)
-		lim := &planner.Limit{Input: &planner.Sort{Input: project(ls, 1, 2), Keys: []planner.SortKey{{Col: 0, Desc: keys[0].Desc, NullsFirst: keys[0].NullsFirst}, {Col: 1, Desc: keys[1].Desc, NullsFirst: keys[1].NullsFirst}}},
+		lim := &planner.Limit{Input: &planner.Sort{Input: project(ls, 1, 2), Keys: []plan.SortKey{{Col: 0, Desc: keys[0].Desc, NullsFirst: keys[0].NullsFirst}, {Col: 1, Desc: keys[1].Desc, NullsFirst: keys[1].NullsFirst}}},
 			Count: intc(int64(count)), Offset: intc(int64(offset))}
 		add("order by limit", fmt.Sprintf("SELECT b, s FROM %s ORDER BY %s LIMIT %d OFFSET %d", lt, strings.Join(order, ", "), count, offset), lim, true, 0)
 		// IN / NOT IN with NULLs.
@@ -518,14 +519,14 @@ func TestPostgresSQL(t *testing.T) {
 			fail("%s: parse: %v", w.text, err)
 			continue
 		}
-		plan, err := planner.BindStatement(w.db, st)
+		jplan, err := planner.BindStatement(w.db, st)
 		if err != nil {
 			fail("%s: bind: %v", w.text, err)
 			continue
 		}
-		rows, err := Run(context.Background(), plan, w.env)
+		rows, err := Run(context.Background(), jplan, w.env)
 		if err != nil {
-			fail("%s: %v\n%s", w.text, err, planner.ExplainLogical(plan))
+			fail("%s: %v\n%s", w.text, err, planner.ExplainLogical(jplan))
 			continue
 		}
 		got := make([]string, len(rows))
@@ -538,7 +539,7 @@ func TestPostgresSQL(t *testing.T) {
 			slices.Sort(want)
 		}
 		if !slices.Equal(got, want) {
-			fail("%s: %s\n%s\ngot:\n%s\npostgres:\n%s", q.name, w.text, planner.ExplainLogical(plan), strings.Join(got, "\n"), strings.Join(want, "\n"))
+			fail("%s: %s\n%s\ngot:\n%s\npostgres:\n%s", q.name, w.text, planner.ExplainLogical(jplan), strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 )
 
@@ -20,12 +21,12 @@ func TestEmptyAggregate(t *testing.T) {
 		{Fn: "count", Typ: datum.TypeInt8},
 		{Fn: "sum", Arg: col(s.Cols, 1), Typ: datum.TypeNumeric},
 	}
-	cols := planner.Schema{{Name: "count", Type: datum.TypeInt8}, {Name: "sum", Type: datum.TypeNumeric}}
+	cols := plan.Schema{{Name: "count", Type: datum.TypeInt8}, {Name: "sum", Type: datum.TypeNumeric}}
 	got := run(t, &planner.Aggregate{Input: s, Aggs: aggs, Cols: cols}, d.env())
 	checkSeq(t, "global", got, []datum.Row{{i64(0), null}})
 
 	grouped := &planner.Aggregate{Input: s, GroupBy: []expr.Expr{col(s.Cols, 0)}, Aggs: aggs,
-		Cols: append(planner.Schema{s.Cols[0]}, cols...)}
+		Cols: append(plan.Schema{s.Cols[0]}, cols...)}
 	checkSeq(t, "grouped", run(t, grouped, d.env()), nil)
 }
 
@@ -58,7 +59,7 @@ func TestLimitValues(t *testing.T) {
 		n := &planner.Limit{Input: s, Count: c.count, Offset: c.offset}
 		if i%2 == 1 {
 			// Through the top-k path.
-			n.Input = &planner.Sort{Input: s, Keys: []planner.SortKey{{Col: 0}}}
+			n.Input = &planner.Sort{Input: s, Keys: []plan.SortKey{{Col: 0}}}
 		}
 		env := d.env()
 		env.Params = []datum.Datum{i64(4)}
@@ -81,7 +82,7 @@ func TestLimitStopsEarly(t *testing.T) {
 	s := scanOf(rel)
 	// 10 / (a - 500) fails at a = 500; LIMIT 5 never gets there.
 	p := &planner.Project{Input: s, Exprs: []expr.Expr{call("/", datum.TypeInt8, intc(10), call("-", datum.TypeInt8, col(s.Cols, 0), intc(500)))},
-		Cols: planner.Schema{{Name: "q", Type: datum.TypeInt8}}}
+		Cols: plan.Schema{{Name: "q", Type: datum.TypeInt8}}}
 	rows := run(t, &planner.Limit{Input: p, Count: intc(5)}, d.env())
 	if len(rows) != 5 {
 		t.Fatalf("got %d rows", len(rows))
@@ -102,16 +103,16 @@ func TestSortNulls(t *testing.T) {
 	d.rows["t"] = []datum.Row{{i64(2)}, {null}, {i64(1)}, {i64(3)}}
 	s := scanOf(rel)
 	for _, c := range []struct {
-		key  planner.SortKey
+		key  plan.SortKey
 		want []datum.Row
 	}{
-		{planner.SortKey{Col: 0}, []datum.Row{{i64(1)}, {i64(2)}, {i64(3)}, {null}}},
-		{planner.SortKey{Col: 0, Desc: true, NullsFirst: true}, []datum.Row{{null}, {i64(3)}, {i64(2)}, {i64(1)}}},
-		{planner.SortKey{Col: 0, NullsFirst: true}, []datum.Row{{null}, {i64(1)}, {i64(2)}, {i64(3)}}},
-		{planner.SortKey{Col: 0, Desc: true}, []datum.Row{{i64(3)}, {i64(2)}, {i64(1)}, {null}}},
+		{plan.SortKey{Col: 0}, []datum.Row{{i64(1)}, {i64(2)}, {i64(3)}, {null}}},
+		{plan.SortKey{Col: 0, Desc: true, NullsFirst: true}, []datum.Row{{null}, {i64(3)}, {i64(2)}, {i64(1)}}},
+		{plan.SortKey{Col: 0, NullsFirst: true}, []datum.Row{{null}, {i64(1)}, {i64(2)}, {i64(3)}}},
+		{plan.SortKey{Col: 0, Desc: true}, []datum.Row{{i64(3)}, {i64(2)}, {i64(1)}, {null}}},
 	} {
-		checkSeq(t, "sort", run(t, &planner.Sort{Input: s, Keys: []planner.SortKey{c.key}}, d.env()), c.want)
-		lim := &planner.Limit{Input: &planner.Sort{Input: s, Keys: []planner.SortKey{c.key}}, Count: intc(2), Offset: intc(1)}
+		checkSeq(t, "sort", run(t, &planner.Sort{Input: s, Keys: []plan.SortKey{c.key}}, d.env()), c.want)
+		lim := &planner.Limit{Input: &planner.Sort{Input: s, Keys: []plan.SortKey{c.key}}, Count: intc(2), Offset: intc(1)}
 		checkSeq(t, "top-k", run(t, lim, d.env()), c.want[1:3])
 	}
 }
@@ -122,7 +123,7 @@ func TestValuesAndParams(t *testing.T) {
 			{intc(1), &expr.Param{Index: 1, Typ: datum.TypeText}},
 			{call("+", datum.TypeInt8, intc(1), intc(2)), &expr.Param{Index: 2, Typ: datum.TypeInt8}},
 		},
-		Cols: planner.Schema{{Name: "a", Type: datum.TypeInt8}, {Name: "b", Type: datum.TypeText}},
+		Cols: plan.Schema{{Name: "a", Type: datum.TypeInt8}, {Name: "b", Type: datum.TypeText}},
 	}
 	env := &Env{Params: []datum.Datum{str("hi"), str("42")}}
 	checkSeq(t, "values", run(t, v, env), []datum.Row{{i64(1), str("hi")}, {i64(3), i64(42)}})
@@ -137,7 +138,7 @@ func TestNow(t *testing.T) {
 	calls := 0
 	env := &Env{Now: func() int64 { calls++; return 1_000_000 }}
 	now := &expr.Call{Fn: "now", Typ: datum.TypeTimestampTZ}
-	v := &planner.Values{Rows: [][]expr.Expr{{now}, {now}}, Cols: planner.Schema{{Name: "now", Type: datum.TypeTimestampTZ}}}
+	v := &planner.Values{Rows: [][]expr.Expr{{now}, {now}}, Cols: plan.Schema{{Name: "now", Type: datum.TypeTimestampTZ}}}
 	rows := run(t, v, env)
 	checkSeq(t, "now", rows, []datum.Row{{datum.NewTimestamp(1_000_000)}, {datum.NewTimestamp(1_000_000)}})
 	if calls != 1 {
@@ -166,7 +167,7 @@ func TestCancel(t *testing.T) {
 		cancel()
 		return d.rows["t"], nil
 	}}
-	if _, err := Run(ctx, &planner.Sort{Input: s, Keys: []planner.SortKey{{Col: 0, Desc: true}}}, env); pgerr.Code(err) != pgerr.QueryCanceled {
+	if _, err := Run(ctx, &planner.Sort{Input: s, Keys: []plan.SortKey{{Col: 0, Desc: true}}}, env); pgerr.Code(err) != pgerr.QueryCanceled {
 		t.Fatalf("canceled during: %v", err)
 	}
 	// A nested-loop join that runs long with few input rows.
@@ -182,7 +183,7 @@ func TestCancel(t *testing.T) {
 		return small, nil
 	}}
 	cols := concat(s.Cols, s.Cols)
-	j := &planner.Join{Kind: planner.InnerJoin, Left: s, Right: scanOf(rel2),
+	j := &planner.Join{Kind: plan.InnerJoin, Left: s, Right: scanOf(rel2),
 		On: cmp("<", col(cols, 0), col(cols, 1)), Cols: cols}
 	if _, err := Run(ctx, j, env); pgerr.Code(err) != pgerr.QueryCanceled {
 		t.Fatalf("canceled in a join: %v", err)
@@ -197,9 +198,9 @@ func TestWindows(t *testing.T) {
 	d.rows["ev"] = []datum.Row{{sec(1), str("a")}, {sec(9), str("b")}, {sec(10), str("a")}, {sec(25), str("a")}, {null, str("c")}, {sec(-3), str("b")}}
 	s := scanOf(rel)
 	ts := datum.TypeTimestamp
-	winCols := concat(s.Cols, planner.Schema{{Name: "window_start", Type: ts}, {Name: "window_end", Type: ts}})
+	winCols := concat(s.Cols, plan.Schema{{Name: "window_start", Type: ts}, {Name: "window_end", Type: ts}})
 
-	tumble := &planner.WindowAssign{Input: s, Kind: planner.Tumble, TimeCol: 0, Size: 10e6, Slide: 10e6, Cols: winCols}
+	tumble := &planner.WindowAssign{Input: s, Kind: plan.Tumble, TimeCol: 0, Size: 10e6, Slide: 10e6, Cols: winCols}
 	checkBag(t, "tumble", run(t, tumble, d.env()), []datum.Row{
 		{sec(1), str("a"), sec(0), sec(10)},
 		{sec(9), str("b"), sec(0), sec(10)},
@@ -207,7 +208,7 @@ func TestWindows(t *testing.T) {
 		{sec(25), str("a"), sec(20), sec(30)},
 		{sec(-3), str("b"), sec(-10), sec(0)},
 	})
-	hop := &planner.WindowAssign{Input: s, Kind: planner.Hop, TimeCol: 0, Size: 10e6, Slide: 5e6, Offset: 1e6, Cols: winCols}
+	hop := &planner.WindowAssign{Input: s, Kind: plan.Hop, TimeCol: 0, Size: 10e6, Slide: 5e6, Offset: 1e6, Cols: winCols}
 	got := run(t, hop, d.env())
 	// Brute force: every window start k*5+1 with start <= t < start+10.
 	var want []datum.Row
@@ -232,7 +233,7 @@ func TestWindows(t *testing.T) {
 		Aggs:       []*expr.AggFunc{{Fn: "count", Typ: datum.TypeInt8}},
 		Window:     tumble,
 		WindowKeys: []int{1, 2},
-		Cols: planner.Schema{winCols[1], winCols[2], winCols[3], {Name: "count", Type: datum.TypeInt8},
+		Cols: plan.Schema{winCols[1], winCols[2], winCols[3], {Name: "count", Type: datum.TypeInt8},
 			{Name: "pane_timing", Type: datum.TypeText}, {Name: "pane_index", Type: datum.TypeInt8}},
 	}
 	on := str("ON_TIME")
@@ -251,7 +252,7 @@ func TestScalarSubqueryErrors(t *testing.T) {
 	d.rows["t"] = []datum.Row{{i64(1)}, {i64(2)}}
 	s := scanOf(rel)
 	sub := &planner.Subquery{Kind: planner.SubqueryScalar, Plan: s, Typ: datum.TypeInt8}
-	p := &planner.Project{Input: s, Exprs: []expr.Expr{sub}, Cols: planner.Schema{{Name: "x", Type: datum.TypeInt8}}}
+	p := &planner.Project{Input: s, Exprs: []expr.Expr{sub}, Cols: plan.Schema{{Name: "x", Type: datum.TypeInt8}}}
 	if code := runErr(p, d.env()); code != "21000" {
 		t.Fatalf("two rows: %q, want 21000", code)
 	}
@@ -274,7 +275,7 @@ func TestSelfJoinScansOnce(t *testing.T) {
 	d.rows["t"] = []datum.Row{{i64(1)}, {i64(2)}, {null}}
 	s := scanOf(rel)
 	cols := concat(s.Cols, s.Cols)
-	j := &planner.Join{Kind: planner.FullJoin, Left: s, Right: s, On: cmp("=", col(cols, 0), col(cols, 1)), Cols: cols}
+	j := &planner.Join{Kind: plan.FullJoin, Left: s, Right: s, On: cmp("=", col(cols, 0), col(cols, 1)), Cols: cols}
 	checkBag(t, "self join", run(t, j, d.env()), []datum.Row{{i64(1), i64(1)}, {i64(2), i64(2)}, {null, null}, {null, null}})
 	if d.scans["t"] != 1 {
 		t.Fatalf("%d scans, want 1", d.scans["t"])
@@ -354,7 +355,7 @@ func TestCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 	mx := &planner.Subquery{Kind: planner.SubqueryScalar, Typ: datum.TypeInt8,
-		Plan: &planner.Aggregate{Input: s, Aggs: []*expr.AggFunc{maxAgg}, Cols: planner.Schema{{Name: "max", Type: datum.TypeInt8}}}}
+		Plan: &planner.Aggregate{Input: s, Aggs: []*expr.AggFunc{maxAgg}, Cols: plan.Schema{{Name: "max", Type: datum.TypeInt8}}}}
 	env := d.env()
 	env.Params = []datum.Datum{i64(2)}
 	// a = (SELECT max(a) FROM t) - $1

@@ -8,6 +8,7 @@ import (
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 )
 
@@ -31,36 +32,36 @@ func twoTables(rng *rand.Rand) (*db, *planner.Scan, *planner.Scan) {
 // joinCond is an ON condition over (a, b, s, x, y, s2) with its reference.
 type joinCond struct {
 	name string
-	on   func(s planner.Schema) expr.Expr
+	on   func(s plan.Schema) expr.Expr
 	ref  func(l, r datum.Row) tri
 }
 
 var joinConds = []joinCond{
-	{"a=x", func(s planner.Schema) expr.Expr { return cmp("=", col(s, 0), col(s, 3)) },
+	{"a=x", func(s plan.Schema) expr.Expr { return cmp("=", col(s, 0), col(s, 3)) },
 		func(l, r datum.Row) tri { return triCmp("=", l[0], r[0]) }},
-	{"x=a", func(s planner.Schema) expr.Expr { return cmp("=", col(s, 3), col(s, 0)) },
+	{"x=a", func(s plan.Schema) expr.Expr { return cmp("=", col(s, 3), col(s, 0)) },
 		func(l, r datum.Row) tri { return triCmp("=", l[0], r[0]) }},
-	{"a=x and b<y", func(s planner.Schema) expr.Expr {
+	{"a=x and b<y", func(s plan.Schema) expr.Expr {
 		return and(cmp("=", col(s, 0), col(s, 3)), cmp("<", col(s, 1), col(s, 4)))
 	}, func(l, r datum.Row) tri { return triAnd(triCmp("=", l[0], r[0]), triCmp("<", l[1], r[1])) }},
-	{"b<y", func(s planner.Schema) expr.Expr { return cmp("<", col(s, 1), col(s, 4)) },
+	{"b<y", func(s plan.Schema) expr.Expr { return cmp("<", col(s, 1), col(s, 4)) },
 		func(l, r datum.Row) tri { return triCmp("<", l[1], r[1]) }},
-	{"a=x and s=s", func(s planner.Schema) expr.Expr {
+	{"a=x and s=s", func(s plan.Schema) expr.Expr {
 		return and(cmp("=", col(s, 0), col(s, 3)), cmp("=", col(s, 2), col(s, 5)))
 	}, func(l, r datum.Row) tri { return triAnd(triCmp("=", l[0], r[0]), triCmp("=", l[2], r[2])) }},
-	{"a=x and b=y", func(s planner.Schema) expr.Expr {
+	{"a=x and b=y", func(s plan.Schema) expr.Expr {
 		return and(cmp("=", col(s, 0), col(s, 3)), cmp("=", col(s, 1), col(s, 4)))
 	}, func(l, r datum.Row) tri { return triAnd(triCmp("=", l[0], r[0]), triCmp("=", l[1], r[1])) }},
-	{"a=x and a>1", func(s planner.Schema) expr.Expr {
+	{"a=x and a>1", func(s plan.Schema) expr.Expr {
 		return and(cmp("=", col(s, 0), col(s, 3)), cmp(">", col(s, 0), intc(1)))
 	}, func(l, r datum.Row) tri { return triAnd(triCmp("=", l[0], r[0]), triCmp(">", l[0], i64(1))) }},
-	{"a=x and y>2", func(s planner.Schema) expr.Expr {
+	{"a=x and y>2", func(s plan.Schema) expr.Expr {
 		return and(cmp("=", col(s, 0), col(s, 3)), cmp(">", col(s, 4), intc(2)))
 	}, func(l, r datum.Row) tri { return triAnd(triCmp("=", l[0], r[0]), triCmp(">", r[1], i64(2))) }},
-	{"b>=1 and y<=3", func(s planner.Schema) expr.Expr {
+	{"b>=1 and y<=3", func(s plan.Schema) expr.Expr {
 		return and(cmp(">=", col(s, 1), intc(1)), cmp("<=", col(s, 4), intc(3)))
 	}, func(l, r datum.Row) tri { return triAnd(triCmp(">=", l[1], i64(1)), triCmp("<=", r[1], i64(3))) }},
-	{"a+1=x", func(s planner.Schema) expr.Expr {
+	{"a+1=x", func(s plan.Schema) expr.Expr {
 		return cmp("=", call("+", datum.TypeInt8, col(s, 0), intc(1)), col(s, 3))
 	}, func(l, r datum.Row) tri {
 		if l[0].IsNull() {
@@ -68,21 +69,21 @@ var joinConds = []joinCond{
 		}
 		return triCmp("=", i64(l[0].Int()+1), r[0])
 	}},
-	{"a=x or b=y", func(s planner.Schema) expr.Expr {
+	{"a=x or b=y", func(s plan.Schema) expr.Expr {
 		return or(cmp("=", col(s, 0), col(s, 3)), cmp("=", col(s, 1), col(s, 4)))
 	}, func(l, r datum.Row) tri { return triOr(triCmp("=", l[0], r[0]), triCmp("=", l[1], r[1])) }},
-	{"true", func(planner.Schema) expr.Expr { return boolc(true) },
+	{"true", func(plan.Schema) expr.Expr { return boolc(true) },
 		func(l, r datum.Row) tri { return triTrue }},
-	{"false", func(planner.Schema) expr.Expr { return boolc(false) },
+	{"false", func(plan.Schema) expr.Expr { return boolc(false) },
 		func(l, r datum.Row) tri { return triFalse }},
-	{"null", func(planner.Schema) expr.Expr { return nullc(datum.TypeBool) },
+	{"null", func(plan.Schema) expr.Expr { return nullc(datum.TypeBool) },
 		func(l, r datum.Row) tri { return triNull }},
-	{"a=x and true", func(s planner.Schema) expr.Expr { return and(cmp("=", col(s, 0), col(s, 3)), boolc(true)) },
+	{"a=x and true", func(s plan.Schema) expr.Expr { return and(cmp("=", col(s, 0), col(s, 3)), boolc(true)) },
 		func(l, r datum.Row) tri { return triCmp("=", l[0], r[0]) }},
 }
 
 // refJoin is a nested-loop join with SQL semantics.
-func refJoin(kind planner.JoinKind, left, right []datum.Row, nl, nr int, on func(l, r datum.Row) tri) []datum.Row {
+func refJoin(kind plan.JoinKind, left, right []datum.Row, nl, nr int, on func(l, r datum.Row) tri) []datum.Row {
 	var out []datum.Row
 	rmatched := make([]bool, len(right))
 	for _, l := range left {
@@ -94,11 +95,11 @@ func refJoin(kind planner.JoinKind, left, right []datum.Row, nl, nr int, on func
 				out = append(out, append(slices.Clone(l), r...))
 			}
 		}
-		if !found && (kind == planner.LeftJoin || kind == planner.FullJoin) {
+		if !found && (kind == plan.LeftJoin || kind == plan.FullJoin) {
 			out = append(out, append(slices.Clone(l), make(datum.Row, nr)...))
 		}
 	}
-	if kind == planner.RightJoin || kind == planner.FullJoin {
+	if kind == plan.RightJoin || kind == plan.FullJoin {
 		for j, r := range right {
 			if !rmatched[j] {
 				out = append(out, append(make(datum.Row, nl), r...))
@@ -110,7 +111,7 @@ func refJoin(kind planner.JoinKind, left, right []datum.Row, nl, nr int, on func
 
 func TestRandomJoins(t *testing.T) {
 	rng := newRand(t)
-	kinds := []planner.JoinKind{planner.InnerJoin, planner.LeftJoin, planner.RightJoin, planner.FullJoin}
+	kinds := []plan.JoinKind{plan.InnerJoin, plan.LeftJoin, plan.RightJoin, plan.FullJoin}
 	for round := 0; round < randRounds; round++ {
 		d, ls, rs := twoTables(rng)
 		env := d.env()
@@ -123,8 +124,8 @@ func TestRandomJoins(t *testing.T) {
 				checkBag(t, fmt.Sprintf("round %d: %s join on %s", round, kind, c.name), got, want)
 			}
 		}
-		j := &planner.Join{Kind: planner.CrossJoin, Left: ls, Right: rs, Cols: cols}
-		checkBag(t, fmt.Sprintf("round %d: cross join", round), run(t, j, env), refJoin(planner.InnerJoin, d.rows["l"], d.rows["r"], 3, 3, nil))
+		j := &planner.Join{Kind: plan.CrossJoin, Left: ls, Right: rs, Cols: cols}
+		checkBag(t, fmt.Sprintf("round %d: cross join", round), run(t, j, env), refJoin(plan.InnerJoin, d.rows["l"], d.rows["r"], 3, 3, nil))
 	}
 }
 
@@ -132,7 +133,7 @@ func TestRandomJoins(t *testing.T) {
 // filters on top (the null-extended rows must be visible to them).
 func TestRandomJoinChains(t *testing.T) {
 	rng := newRand(t)
-	kinds := []planner.JoinKind{planner.InnerJoin, planner.LeftJoin, planner.RightJoin, planner.FullJoin}
+	kinds := []plan.JoinKind{plan.InnerJoin, plan.LeftJoin, plan.RightJoin, plan.FullJoin}
 	for round := 0; round < randRounds; round++ {
 		d, ls, rs := twoTables(rng)
 		m := d.table("m", "k bigint", "v text")
@@ -169,7 +170,7 @@ func TestRandomJoinChains(t *testing.T) {
 
 // aggSpec builds the aggregates used by the grouping tests over column b
 // (index 1) of l.
-func aggSpecs(s planner.Schema) []*expr.AggFunc {
+func aggSpecs(s plan.Schema) []*expr.AggFunc {
 	b := col(s, 1)
 	return []*expr.AggFunc{
 		{Fn: "count", Typ: datum.TypeInt8},
@@ -223,7 +224,7 @@ func TestRandomGroupBy(t *testing.T) {
 				agg.Cols = append(agg.Cols, ls.Cols[k])
 			}
 			for _, a := range agg.Aggs {
-				agg.Cols = append(agg.Cols, planner.Column{Name: a.Fn, Type: a.Typ})
+				agg.Cols = append(agg.Cols, plan.Column{Name: a.Fn, Type: a.Typ})
 			}
 			groups := map[string][]datum.Row{}
 			var order []string
@@ -350,7 +351,7 @@ func refSetOp(op string, all bool, left, right []datum.Row) []datum.Row {
 
 // refSort sorts stably with SQL's ordering, written independently of
 // compareKeys.
-func refSort(rows []datum.Row, keys []planner.SortKey) []datum.Row {
+func refSort(rows []datum.Row, keys []plan.SortKey) []datum.Row {
 	out := slices.Clone(rows)
 	slices.SortStableFunc(out, func(a, b datum.Row) int {
 		for _, k := range keys {
@@ -390,9 +391,9 @@ func TestRandomSortLimit(t *testing.T) {
 		d, ls, _ := twoTables(rng)
 		env := d.env()
 		rows := d.rows["l"]
-		var keys []planner.SortKey
+		var keys []plan.SortKey
 		for range 1 + rng.IntN(3) {
-			k := planner.SortKey{Col: rng.IntN(3), Desc: rng.IntN(2) == 0}
+			k := plan.SortKey{Col: rng.IntN(3), Desc: rng.IntN(2) == 0}
 			// PostgreSQL's default: NULLS LAST ascending, FIRST descending.
 			k.NullsFirst = k.Desc
 			if rng.IntN(3) == 0 {
@@ -468,7 +469,7 @@ func TestRandomSubqueries(t *testing.T) {
 
 		// a = (SELECT max(x) FROM r)
 		agg := &planner.Aggregate{Input: rs, Aggs: []*expr.AggFunc{{Fn: "max", Arg: col(rs.Cols, 0), Typ: datum.TypeInt8}},
-			Cols: planner.Schema{{Name: "max", Type: datum.TypeInt8}}}
+			Cols: plan.Schema{{Name: "max", Type: datum.TypeInt8}}}
 		var mx datum.Datum
 		for _, r := range d.rows["r"] {
 			if !r[0].IsNull() && (mx.IsNull() || r[0].Int() > mx.Int()) {

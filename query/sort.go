@@ -9,6 +9,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 )
 
@@ -22,7 +23,7 @@ const (
 
 // compareKeys orders rows a and b by keys: NULLs first or last as each key
 // says, whatever its direction. Ties are 0.
-func compareKeys(a, b datum.Row, keys []planner.SortKey) int {
+func compareKeys(a, b datum.Row, keys []plan.SortKey) int {
 	for _, k := range keys {
 		if c := compareKey(a[k.Col], b[k.Col], k); c != 0 {
 			return c
@@ -32,7 +33,7 @@ func compareKeys(a, b datum.Row, keys []planner.SortKey) int {
 }
 
 // compareKey orders two values of one sort key.
-func compareKey(x, y datum.Datum, k planner.SortKey) int {
+func compareKey(x, y datum.Datum, k plan.SortKey) int {
 	var c int
 	if x.Kind() == datum.KindInt && y.Kind() == datum.KindInt {
 		c = cmpInt64(x.Int(), y.Int())
@@ -60,7 +61,7 @@ func compareKey(x, y datum.Datum, k planner.SortKey) int {
 	return c
 }
 
-func checkSortKeys(keys []planner.SortKey, width int) error {
+func checkSortKeys(keys []plan.SortKey, width int) error {
 	for _, k := range keys {
 		if k.Col < 0 || k.Col >= width {
 			return internalf("sort key column %d of %d", k.Col, width)
@@ -98,7 +99,7 @@ func (r *runner) execSort(n *planner.Sort, emit emitFunc) error {
 }
 
 // compareSeq orders by keys, then by input position.
-func compareSeq(a, b seqRow, keys []planner.SortKey) int {
+func compareSeq(a, b seqRow, keys []plan.SortKey) int {
 	if len(keys) > 0 {
 		if c := compareKey(a.k0, b.k0, keys[0]); c != 0 {
 			return c
@@ -265,7 +266,7 @@ type seqRow struct {
 	k0  datum.Datum
 }
 
-func newSeqRow(row datum.Row, seq int64, keys []planner.SortKey) seqRow {
+func newSeqRow(row datum.Row, seq int64, keys []plan.SortKey) seqRow {
 	e := seqRow{row: row, seq: seq}
 	if len(keys) > 0 {
 		e.k0 = row[keys[0].Col]
@@ -275,7 +276,7 @@ func newSeqRow(row datum.Row, seq int64, keys []planner.SortKey) seqRow {
 
 // topHeap is a max-heap (the row that sorts last on top) of at most k rows.
 type topHeap struct {
-	keys []planner.SortKey
+	keys []plan.SortKey
 	rows []seqRow
 }
 

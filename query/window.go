@@ -6,6 +6,7 @@ import (
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 )
 
@@ -60,13 +61,13 @@ func (r *runner) execWindow(n *planner.Window, emit emitFunc) error {
 func (r *runner) windowValues(f *planner.WindowFunc, rows []datum.Row) ([]int, []datum.Datum, error) {
 	np, no := len(f.PartitionBy), len(f.OrderBy)
 	keyExprs := append([]expr.Expr(nil), f.PartitionBy...)
-	keys := make([]planner.SortKey, 0, np+no)
+	keys := make([]plan.SortKey, 0, np+no)
 	for i := 0; i < np; i++ {
-		keys = append(keys, planner.SortKey{Col: i})
+		keys = append(keys, plan.SortKey{Col: i})
 	}
 	for i, o := range f.OrderBy {
 		keyExprs = append(keyExprs, o.Expr)
-		keys = append(keys, planner.SortKey{Col: np + i, Desc: o.Desc, NullsFirst: o.NullsFirst})
+		keys = append(keys, plan.SortKey{Col: np + i, Desc: o.Desc, NullsFirst: o.NullsFirst})
 	}
 	keyEvals, err := r.compileAll(keyExprs)
 	if err != nil {

@@ -1,4 +1,4 @@
-package planner
+package plan
 
 import (
 	"github.com/weir-sql/weir/datum"
@@ -98,7 +98,7 @@ type StageOutput struct {
 // SourceSpec is what a source stage reads.
 type SourceSpec struct {
 	// OpName is the source read's stable operator name, source_<name>
-	// (names.go): source positions and the update check's "a source was
+	// (planner/names.go): source positions and the update check's "a source was
 	// replaced" are keyed by it.
 	OpName    string
 	Name      string            // catalog name of the source
@@ -122,7 +122,7 @@ type SourceSpec struct {
 }
 
 // Op is one operator of a stage. Every op has a stable, readable name that
-// is unique within its job (see names.go): state is keyed by it, and
+// is unique within its job (see planner/names.go): state is keyed by it, and
 // updates match operators by it.
 type Op interface {
 	OpName() string
@@ -181,7 +181,7 @@ type WindowSpec struct {
 // Output row: the key columns (in KeyCols order), window_start, window_end,
 // one column per aggregate, pane_timing (TEXT), pane_index (BIGINT).
 //
-// Combiner lifting (stages.go): the Partial op's output row, which is what
+// Combiner lifting (planner/stages.go): the Partial op's output row, which is what
 // crosses the shuffle, is the key columns, window_start (TIMESTAMP), one
 // BYTEA accumulator per aggregate, the largest event time folded into the
 // row (TIMESTAMP, the StageOutput's TimeCol) and the number of input rows
@@ -287,3 +287,43 @@ func (*FilterOp) Stateful() bool       { return false }
 func (*WindowAssignOp) Stateful() bool { return false }
 func (*ProjectOp) Stateful() bool      { return false }
 func (*SinkOp) Stateful() bool         { return false }
+
+// JoinKind is the kind of a Join.
+type JoinKind uint8
+
+const (
+	InnerJoin JoinKind = iota + 1
+	LeftJoin
+	RightJoin
+	FullJoin
+	CrossJoin
+)
+
+func (k JoinKind) String() string {
+	switch k {
+	case InnerJoin:
+		return "inner"
+	case LeftJoin:
+		return "left"
+	case RightJoin:
+		return "right"
+	case FullJoin:
+		return "full"
+	case CrossJoin:
+		return "cross"
+	}
+	return "join?"
+}
+
+// SortKey orders by column Col of the input.
+type SortKey struct {
+	Col        int
+	Desc       bool
+	NullsFirst bool
+}
+
+// UpdateProblem is one reason an update is refused.
+type UpdateProblem struct {
+	Operator string // the old job's operator (or source / side input)
+	Reason   string
+}

@@ -1,7 +1,6 @@
-package planner
+package plan
 
 import (
-	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 )
 
@@ -149,21 +148,6 @@ type RetractAggOp struct {
 
 func (*RetractAggOp) Stateful() bool { return true }
 
-// retractableAgg reports whether a RetractAggOp can compute a.
-func retractableAgg(a *expr.AggFunc) bool {
-	if a.Distinct {
-		return false
-	}
-	switch a.Fn {
-	case "count", "min", "max":
-		return true
-	case "sum", "avg":
-		t := a.Typ
-		return t == datum.TypeInt8 || t == datum.TypeFloat8 || t == datum.TypeFloat4 || t == datum.TypeNumeric
-	}
-	return false
-}
-
 // TopNOp ranks the rows of each partition of a window: per value of Keys
 // (input columns, one of which is WindowCol, a window_start or window_end
 // column) it keeps the first N rows in Order (N = 0: all of them), and when
@@ -184,7 +168,7 @@ type TopNOp struct {
 func (*TopNOp) Stateful() bool { return true }
 
 // TeeOp starts a stage whose one input feeds two chains (a join whose
-// inputs share their producer, stages_join.go): each input row goes to the
+// inputs share their producer, planner/stages_join.go): each input row goes to the
 // Side chain, whose last op's rows are the right input of the JoinOp that
 // follows in the stage, and on to the next op of the stage (the left
 // chain, ending in that JoinOp's left input). The Side ops are named,
