@@ -114,7 +114,11 @@ func (c *Console) Sample(ctx context.Context) error {
 		}
 		s := Sample{T: now, JobID: j.JobID, EventsIn: j.EventsIn, EventsOut: j.EventsOut, LagSeconds: j.LagSeconds,
 			Backlog: bl[key{j.Name, j.JobID}], Workers: j.Workers}
-		if prev, ok := r.last(); ok && prev.JobID == j.JobID && now > prev.T {
+		prev, ok := r.last()
+		if ok && now <= prev.T {
+			continue // sampled at this time already
+		}
+		if ok && prev.JobID == j.JobID {
 			dt := float64(now-prev.T) / 1e6
 			s.InRate = math.Max(0, float64(j.EventsIn-prev.EventsIn)/dt)
 			s.OutRate = math.Max(0, float64(j.EventsOut-prev.EventsOut)/dt)
