@@ -77,11 +77,12 @@ func (c *Console) control(ctx context.Context, action, name string) (*ActionResu
 const maxNameLen = 63
 
 // snapshot runs CREATE SNAPSHOT snap FOR JOB name [WITH SOURCE]; an empty
-// snap is named <job>_<micros of the console's clock>.
+// snap is named <job>_<YYYYMMDD_HHMMSS_micros> by the console's clock (UTC).
 func (c *Console) snapshot(ctx context.Context, name, snap string, withSource bool) (*ActionResult, error) {
 	snap = strings.TrimSpace(snap)
 	if snap == "" {
-		snap = fmt.Sprintf("%s_%d", name, c.now())
+		t := c.cfg.Clock.Now().UTC()
+		snap = fmt.Sprintf("%s_%s_%06d", name, t.Format("20060102_150405"), t.Nanosecond()/1000)
 	}
 	if len(snap) > maxNameLen {
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "snapshot name %q is longer than %d bytes", snap, maxNameLen)

@@ -93,13 +93,17 @@ func js(s string) string { return strconv.Quote(s) }
 // snapshot from the button (in weir_snapshots), an incompatible update
 // refused by the check naming the operator, a compatible one confirmed,
 // Drain (DRAINED, and the DRAINED panes in the output table equal to a
-// brute-force oracle), and an unknown job name. One browser for all steps.
+// brute-force oracle), a file job's malformed lines as dead letters, and
+// an unknown job name. One browser for all steps.
 func TestBrowserConsole(t *testing.T) {
 	b := newBrowser(t)
 	seed := testSeed(t)
 	g := &readings{rng: newRand(seed)}
 	r := newRig(t, Config{Authorize: func(u, p string) bool { return p == "pw" }, SampleEvery: 100 * time.Millisecond})
 	r.exec(setupSQL)
+	csv := filepath.Join(t.TempDir(), "r.csv")
+	bad := writeBadCSV(t, g.rng, csv)
+	r.exec(fileJobSQL(csv))
 	r.exec(insertSQL(g.next(20 + g.rng.Intn(40))))
 	r.waitWatermark(g.watermark())
 
@@ -150,21 +154,6 @@ func TestBrowserConsole(t *testing.T) {
 	b.wait("the keyed stage's watermark", stageWM("s1")+` === `+js(datum.FormatTimestamp(g.watermark())))
 	b.wait("samples in the throughput chart", `(p => p && p.getAttribute("d").length > 20)(document.querySelector("#chart-rate path.series-in"))`)
 
-	shot := filepath.Join(t.TempDir(), "console-job.png")
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot of the job page: %s (%d bytes)", shot, len(png))
-	if dst := os.Getenv("WEIR_CONSOLE_SCREENSHOT"); dst != "" {
-		if err := os.WriteFile(dst, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
 	// Create snapshot (with source): the page lists it, and so does
 	// weir_snapshots.
 	b.do("snapshot", chromedp.Click(chromedp.CSS("#snap-source")), chromedp.Click(chromedp.CSS("#btn-snapshot")))
@@ -177,9 +166,9 @@ func TestBrowserConsole(t *testing.T) {
 
 	// An incompatible update: grouping by another key renames the
 	// aggregation; the check refuses, naming it, and nothing changes.
-	oldID := r.one("SELECT max(job_id) FROM weir_jobs")
-	bad := strings.Replace(jobQuery, "GROUP BY window_start, device", "GROUP BY window_start, device, temp", 1)
-	b.do("check an incompatible update", chromedp.SetValue(chromedp.CSS("#update-sql"), bad), chromedp.Click(chromedp.CSS("#btn-check")))
+	oldID := r.one("SELECT max(job_id) FROM weir_jobs WHERE name = 'per_minute_job'")
+	incompatible := strings.Replace(jobQuery, "GROUP BY window_start, device", "GROUP BY window_start, device, temp", 1)
+	b.do("check an incompatible update", chromedp.SetValue(chromedp.CSS("#update-sql"), incompatible), chromedp.Click(chromedp.CSS("#btn-check")))
 	b.wait("the refusal", `document.querySelector("#check-problems") && document.querySelector("#check-verdict").textContent.startsWith("refused")`)
 	if problems := b.eval(`document.querySelector("#check-problems").innerText`); !strings.Contains(problems, "window_agg_device") {
 		t.Fatalf("the refusal does not name the operator window_agg_device:\n%s", problems)
@@ -187,8 +176,28 @@ func TestBrowserConsole(t *testing.T) {
 	if b.eval(`document.querySelector("#btn-update").disabled`) != "true" {
 		t.Fatal("Confirm update is enabled after a refused check")
 	}
-	if got := r.one("SELECT job_id || ' ' || state FROM weir_jobs ORDER BY job_id DESC LIMIT 1"); got != oldID+" RUNNING" {
+	if got := r.one("SELECT job_id || ' ' || state FROM weir_jobs WHERE name = 'per_minute_job' ORDER BY job_id DESC LIMIT 1"); got != oldID+" RUNNING" {
 		t.Fatalf("after a refused check: %s, want %s RUNNING", got, oldID)
+	}
+
+	shot := filepath.Join(t.TempDir(), "console-job.png")
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of the job page: %s (%d bytes)", shot, len(png))
+	if dst := os.Getenv("WEIR_CONSOLE_SCREENSHOT"); dst != "" { // docs/console.png: the first screenful
+		b.eval("window.scrollTo(0, 0)")
+		view, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, view, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// A compatible update: checked (the aggregation matched, the filter
@@ -204,7 +213,7 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	b.do("confirm the update", chromedp.Click(chromedp.CSS("#btn-update")))
 	b.wait("the update's result", `document.querySelector("#result-ok") && document.querySelector("#result-ok").innerText.includes("ALTER JOB")`)
-	if got := r.rows("SELECT state FROM weir_jobs"); strings.Join(got, ",") != "RUNNING,UPDATED" {
+	if got := r.rows("SELECT state FROM weir_jobs WHERE name = 'per_minute_job'"); strings.Join(got, ",") != "RUNNING,UPDATED" {
 		t.Fatalf("after the update weir_jobs has %q", got)
 	}
 	r.exec(insertSQL(g.next(30 + g.rng.Intn(30))))
@@ -216,7 +225,7 @@ func TestBrowserConsole(t *testing.T) {
 	wm := g.watermark()
 	b.do("drain", chromedp.Click(chromedp.CSS("#btn-drain")))
 	b.wait("DRAINED", `document.querySelector("#state").textContent === "DRAINED"`)
-	if got := r.one("SELECT state FROM weir_jobs ORDER BY job_id DESC LIMIT 1"); got != "DRAINED" {
+	if got := r.one("SELECT state FROM weir_jobs WHERE name = 'per_minute_job' ORDER BY job_id DESC LIMIT 1"); got != "DRAINED" {
 		t.Fatalf("weir_jobs: %s, want DRAINED", got)
 	}
 	want := g.oracle(wm)
@@ -230,6 +239,18 @@ func TestBrowserConsole(t *testing.T) {
 	b.wait("the DRAINED panes in the output table", pageRows+` === `+js(strings.Join(sorted(want), "\n")))
 	if b.eval(`document.querySelector("#btn-drain").disabled`) != "true" {
 		t.Error("Drain is enabled on a drained job")
+	}
+
+	// The file job's malformed lines, raw, in its dead letters.
+	b.do("open the file job", chromedp.Navigate(r.srv.URL+"/job/file_job"))
+	b.wait("the dead letters", `document.querySelector("#state").textContent === "DONE" && document.querySelectorAll("#deadletters tbody tr").length === `+strconv.Itoa(len(bad)))
+	raws := b.eval(`[...document.querySelectorAll("#deadletters td.raw")].map(c => c.textContent).sort().join("\n")`)
+	var want2 []string
+	for _, l := range bad {
+		want2 = append(want2, printable([]byte(l)))
+	}
+	if raws != strings.Join(sorted(want2), "\n") {
+		t.Errorf("raw dead letters on the page:\n%s\nwant\n%s", raws, strings.Join(sorted(want2), "\n"))
 	}
 
 	// An unknown job name.

@@ -3,11 +3,13 @@ package console
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -444,5 +446,51 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, ok := value("weir_job_events_in_total", map[string]string{"job": "odd \"name\"\\n"}); !ok {
 		t.Errorf("a job name with quotes and a backslash is not a label value as given: %v", fams["weir_job_events_in_total"])
+	}
+}
+
+// The job page lists a file job's malformed lines as dead letters with
+// their raw bytes (exactly the lines written) and an error each, and the
+// job list counts them.
+func TestDeadLetters(t *testing.T) {
+	seed := testSeed(t)
+	rng := newRand(seed)
+	r := newRig(t, Config{})
+	path := filepath.Join(t.TempDir(), "r.csv")
+	bad := writeBadCSV(t, rng, path)
+	r.exec(fileJobSQL(path))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := r.e.WaitJob(ctx, "file_job"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.c.jobPage(ctx, "file_job")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range p.DeadLetters {
+		raw, err := hex.DecodeString(d.RawHex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, strings.TrimRight(string(raw), "\r\n"))
+		if d.Error == "" || d.Source != "file_readings" {
+			t.Errorf("dead letter %+v: want its error and source", d)
+		}
+		if want := printable(raw); d.RawText != want {
+			t.Errorf("raw_text %q, want %q", d.RawText, want)
+		}
+	}
+	sort.Strings(got)
+	want := sorted(bad)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("dead letters on the page:\n%q\nmalformed lines written:\n%q", got, want)
+	}
+	if p.Job.State != "DONE" || p.Job.DeadLetters != int64(len(bad)) || p.Job.BadRecords != int64(len(bad)) {
+		t.Errorf("job %+v: want DONE with %d dead letters and bad records", p.Job, len(bad))
+	}
+	if s := printable([]byte("d\xff4,x\x01y\\")); s != `d\xff4,x\x01y\\` {
+		t.Errorf("printable: %q", s)
 	}
 }

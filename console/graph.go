@@ -44,7 +44,7 @@ type Edge struct {
 // planner.ExplainJob prints, whose format tests pin as text): the lines
 // up to "runtime:".
 func parseExplain(lines []string) *Graph {
-	g := &Graph{}
+	g := &Graph{Stages: []*Stage{}, Edges: []Edge{}}
 	var cur *Stage
 	for i, line := range lines {
 		if i == 0 {

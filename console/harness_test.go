@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"math/rand"
+	"os"
 	"net/http/httptest"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -185,7 +187,11 @@ func (g *readings) oracle(wm int64) []string {
 	}
 	n := map[key]int{}
 	for _, r := range g.all {
-		start := r.ts - (r.ts-t0)%60e6
+		off := (r.ts - t0) % 60e6
+		if off < 0 {
+			off += 60e6 // before t0: the window starts a minute earlier
+		}
+		start := r.ts - off
 		n[key{start, r.device}]++
 	}
 	var out []string
@@ -211,3 +217,34 @@ func (r *rig) waitWatermark(wm int64) {
 }
 
 func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
+
+// writeBadCSV writes a CSV file of readings for a file source with
+// malformed lines in between (a bad number, a bad timestamp, too few
+// fields, a byte that is not UTF-8); it returns the malformed lines.
+func writeBadCSV(t testing.TB, rng *rand.Rand, path string) []string {
+	var b strings.Builder
+	b.WriteString("device,temp,ts\n")
+	kinds := []string{"d1,abc,2024-01-01 00:00:01", "d2,1.5,yesterday", "d3,1.5", "d\xff4,x\x01y,2024-01-01 00:00:02"}
+	var bad []string
+	for i := 0; i < 50+rng.Intn(50); i++ {
+		if rng.Intn(8) == 0 || i < 2 {
+			l := kinds[rng.Intn(len(kinds))] + strconv.Itoa(len(bad)) // distinct lines
+			bad = append(bad, l)
+			b.WriteString(l + "\n")
+		}
+		fmt.Fprintf(&b, "d%d,%d.5,%s\n", rng.Intn(4), rng.Intn(100), datum.FormatTimestamp(t0+int64(i)*1e6))
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bad
+}
+
+// fileJobSQL reads path into a table with a bounded job.
+func fileJobSQL(path string) string {
+	return fmt.Sprintf(`
+CREATE SOURCE file_readings (device VARCHAR, temp DOUBLE, ts TIMESTAMP, WATERMARK FOR ts AS ts)
+  WITH (connector = 'file', path = '%s', format = 'csv');
+CREATE TABLE file_copy (device VARCHAR, temp DOUBLE, ts TIMESTAMP);
+CREATE JOB file_job AS INSERT INTO file_copy SELECT device, temp, ts FROM file_readings;`, path)
+}

@@ -157,7 +157,11 @@ async function pollJob() {
   const r = await api("/api/jobs/" + encodeURIComponent(jobName) + (lastT ? "?since=" + lastT : ""));
   if (r.ok) {
     $("conn").textContent = "";
-    renderJob(r.body);
+    try {
+      renderJob(r.body);
+    } catch (e) {
+      $("conn").textContent = "console error: " + e.message;
+    }
   } else {
     $("conn").textContent = errorText(r.body.error);
     if (r.status === 404) {
@@ -246,7 +250,7 @@ function renderGraph(g, err) {
   const byName = {};
   for (const s of g.stages) { byName[s.name] = s; depth[s.name] = 0; }
   for (const s of g.stages) { // stages come in data-flow order
-    for (const e of g.edges) if (e.to === s.name) depth[s.name] = Math.max(depth[s.name], depth[e.from] + 1);
+    for (const e of g.edges || []) if (e.to === s.name) depth[s.name] = Math.max(depth[s.name], depth[e.from] + 1);
   }
   const CH = 7.3, LH = 17, PAD = 10, GAP = 90;
   const cols = [];
@@ -278,7 +282,7 @@ function renderGraph(g, err) {
   mk.append(svg("path", { d: "M0,0 L10,5 L0,10 z", fill: "#6a7385" }));
   defs.append(mk);
   root.append(defs);
-  for (const e of g.edges) {
+  for (const e of g.edges || []) {
     const a = byName[e.from], b = byName[e.to];
     if (!a || !b) continue;
     const x1 = a._x + a._cw, y1 = a._y + a._h / 2, x2 = b._x, y2 = b._y + b._h / 2;
