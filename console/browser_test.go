@@ -93,8 +93,8 @@ func js(s string) string { return strconv.Quote(s) }
 // snapshot from the button (in weir_snapshots), an incompatible update
 // refused by the check naming the operator, a compatible one confirmed,
 // Drain (DRAINED, and the DRAINED panes in the output table equal to a
-// brute-force oracle), a file job's malformed lines as dead letters, and
-// an unknown job name. One browser for all steps.
+// brute-force oracle), Cancel with its confirmation, a file job's
+// malformed lines as dead letters, and an unknown job name. One browser for all steps.
 func TestBrowserConsole(t *testing.T) {
 	b := newBrowser(t)
 	seed := testSeed(t)
@@ -239,6 +239,21 @@ func TestBrowserConsole(t *testing.T) {
 	b.wait("the DRAINED panes in the output table", pageRows+` === `+js(strings.Join(sorted(want), "\n")))
 	if b.eval(`document.querySelector("#btn-drain").disabled`) != "true" {
 		t.Error("Drain is enabled on a drained job")
+	}
+
+	// Cancel asks first: No leaves the job running, Yes cancels it.
+	r.exec(`CREATE TABLE cancel_out (device VARCHAR, temp DOUBLE);
+CREATE JOB cancel_me AS INSERT INTO cancel_out SELECT device, temp FROM readings`)
+	b.do("open the job to cancel", chromedp.Navigate(r.srv.URL+"/job/cancel_me"))
+	b.wait("the job running", `document.querySelector("#state").textContent === "RUNNING" && !document.querySelector("#btn-cancel").disabled`)
+	b.do("cancel, then no", chromedp.Click(chromedp.CSS("#btn-cancel")), chromedp.WaitVisible(chromedp.CSS("#btn-cancel-no")), chromedp.Click(chromedp.CSS("#btn-cancel-no")))
+	if got := r.one("SELECT state FROM weir_jobs WHERE name = 'cancel_me'"); got != "RUNNING" {
+		t.Fatalf("after Cancel, No: %s", got)
+	}
+	b.do("cancel, then yes", chromedp.Click(chromedp.CSS("#btn-cancel")), chromedp.WaitVisible(chromedp.CSS("#btn-cancel-yes")), chromedp.Click(chromedp.CSS("#btn-cancel-yes")))
+	b.wait("CANCELLED", `document.querySelector("#state").textContent === "CANCELLED" && document.querySelector("#result-ok") !== null`)
+	if got := r.one("SELECT state FROM weir_jobs WHERE name = 'cancel_me'"); got != "CANCELLED" {
+		t.Fatalf("weir_jobs after Cancel, Yes: %s", got)
 	}
 
 	// The file job's malformed lines, raw, in its dead letters.
