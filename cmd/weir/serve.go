@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/weir-sql/weir/console"
 	"github.com/weir-sql/weir/engine"
 	"github.com/weir-sql/weir/pgcatalog"
 	"github.com/weir-sql/weir/server"
@@ -25,7 +26,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	data := fs.String("data", "./weir-data", "data directory")
 	listen := fs.String("listen", server.DefaultListen, "Postgres wire protocol address")
-	httpAddr := fs.String("http", "127.0.0.1:8433", "HTTP address for health, metrics and job pages (empty: off)")
+	httpAddr := fs.String("http", "127.0.0.1:8433", "HTTP address of the console, /metrics and /healthz (empty: off)")
 	password := fs.String("password", "", "require SCRAM-SHA-256 authentication with this password (any user name)")
 	usersFile := fs.String("users", "", "file of user:password lines (SCRAM-SHA-256)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file")
@@ -59,14 +60,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	e, err := engine.Open(engine.Options{DataDir: *data, Stdout: stdout, CommitHook: commitCrashHook(), Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+	logf := func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
+	e, err := engine.Open(engine.Options{DataDir: *data, Stdout: stdout, CommitHook: commitCrashHook(), Logf: logf})
 	if err != nil {
 		fmt.Fprintln(stderr, "weir serve:", err)
 		return 1
 	}
 	pgcatalog.Register(e)
 	srv := server.New(server.Config{Listen: *listen, Backend: server.EngineBackend(e), Password: *password, Users: users,
-		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, Logf: logf})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "weir serve:", err)
@@ -74,6 +76,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	var hs *http.Server
+	var con *console.Console
 	if *httpAddr != "" {
 		hl, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
@@ -82,9 +85,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			e.Close()
 			return 1
 		}
-		hs = &http.Server{Handler: httpHandler(e), ReadHeaderTimeout: 10 * time.Second}
+		con = console.New(console.Config{Engine: e, Authorize: authorizer(*password, users), Logf: logf})
+		hs = &http.Server{Handler: con.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go hs.Serve(hl)
-		fmt.Fprintf(stderr, "weir serve: HTTP on http://%s\n", hl.Addr())
+		fmt.Fprintf(stderr, "weir serve: console, metrics and health on http://%s\n", hl.Addr())
 	}
 	fmt.Fprintf(stderr, "weir serve: Postgres protocol on %s (data %s)\n", ln.Addr(), *data)
 	errc := make(chan error, 1)
@@ -106,6 +110,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	_ = srv.Shutdown(ctx)
 	if hs != nil {
 		_ = hs.Shutdown(ctx)
+		con.Close()
 	}
 	if err := e.Close(); err != nil {
 		fmt.Fprintln(stderr, "weir serve: closing:", err)
@@ -115,54 +120,18 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	return status
 }
 
-// httpHandler serves /healthz, /metrics (Prometheus text) and /jobs (JSON).
-func httpHandler(e *engine.Engine) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	query := func(r *http.Request, text string) (*engine.Result, error) {
-		s := e.NewSession()
-		defer s.Close()
-		res, err := s.Exec(r.Context(), text)
-		if err != nil {
-			return nil, err
-		}
-		return res[len(res)-1], nil
+// authorizer checks the console's HTTP basic credentials against the
+// passwords the Postgres protocol's SCRAM uses (--password: any user name;
+// --users: that user's), in constant time; nil when none is set.
+func authorizer(password string, users map[string]string) func(user, pw string) bool {
+	if password == "" && len(users) == 0 {
+		return nil
 	}
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
-		res, err := query(r, "SELECT name, job_id, state, events_in, events_out, late_dropped, bad_records FROM weir_jobs")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
+	eq := func(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+	return func(user, pw string) bool {
+		if want, ok := users[user]; ok && eq(pw, want) {
+			return true
 		}
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		for _, m := range []struct {
-			name string
-			col  int
-		}{{"weir_job_events_in_total", 3}, {"weir_job_events_out_total", 4}, {"weir_job_late_dropped_total", 5}, {"weir_job_bad_records_total", 6}} {
-			fmt.Fprintf(w, "# TYPE %s counter\n", m.name)
-			for _, row := range res.Rows {
-				fmt.Fprintf(w, "%s{job=%q,job_id=\"%s\",state=%q} %s\n", m.name, row[0].Str(), row[1].Format(), row[2].Str(), row[m.col].Format())
-			}
-		}
-	})
-	mux.HandleFunc("/jobs", func(w http.ResponseWriter, r *http.Request) {
-		res, err := query(r, "SELECT * FROM weir_jobs ORDER BY job_id")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		var out []map[string]string
-		for _, row := range res.Rows {
-			m := map[string]string{}
-			for i, c := range res.Columns {
-				if !row[i].IsNull() {
-					m[c.Name] = row[i].Format()
-				}
-			}
-			out = append(out, m)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(out)
-	})
-	return mux
+		return password != "" && eq(pw, password)
+	}
 }
