@@ -132,7 +132,6 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 		return datum.NewString(r.desc), nil
 	}
 	visible := func(args []datum.Datum) (datum.Datum, error) { return datum.NewBool(true), nil }
-	privilege := ov(tBool, constBool(true), tText, tText)
 	m := map[string]expr.FuncDef{
 		"version":          def(false, ov(tText, constText(VersionString))),
 		"current_database": def(false, ov(tText, constText(DatabaseName))),
@@ -231,15 +230,6 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 		"obj_description":   def(false, ov(tText, describe, tOID), ov(tText, describe, tOID, tText)),
 		"col_description":   def(false, ov(tText, constNull, tOID, tInt4)),
 		"shobj_description": def(false, ov(tText, constNull, tOID, tText)),
-		"has_table_privilege": def(false, privilege, ov(tBool, constBool(true), tText, tText, tText),
-			ov(tBool, constBool(true), tOID, tText), ov(tBool, constBool(true), tText, tOID, tText)),
-		"has_schema_privilege": def(false, privilege, ov(tBool, constBool(true), tText, tText, tText),
-			ov(tBool, constBool(true), tOID, tText)),
-		"has_database_privilege": def(false, privilege, ov(tBool, constBool(true), tText, tText, tText)),
-		"has_column_privilege": def(false, ov(tBool, constBool(true), tText, tText, tText),
-			ov(tBool, constBool(true), tOID, tInt4, tText), ov(tBool, constBool(true), tOID, tText, tText)),
-		"has_function_privilege": def(false, privilege),
-		"pg_has_role":            def(false, privilege, ov(tBool, constBool(true), tText, tText, tText)),
 		"pg_relation_is_publishable": def(false, ov(tBool, constBool(false), tOID),
 			ov(tBool, constBool(false), tText)),
 		"pg_get_serial_sequence":          def(false, ov(tText, constNull, tText, tText)),
@@ -247,9 +237,6 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 		"pg_size_pretty": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
 			return datum.NewString(sizePretty(args[0].Int())), nil
 		}, tInt8)),
-		"pg_relation_size":       def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
-		"pg_total_relation_size": def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
-		"pg_table_size":          def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
 		"pg_database_size": def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tText),
 			ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
 		"current_setting": def(false,
@@ -381,6 +368,14 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 			}
 			return datum.NewString(itoa(int64(oidArg(args[0])))), nil
 		}, tOID)),
+	}
+	known := func(name string) bool {
+		_, ok := expr.Builtins().Lookup(name)
+		_, mine := m[name]
+		return ok || mine
+	}
+	for name, d := range biFunctions(e, known) {
+		m[name] = d
 	}
 	return m
 }

@@ -105,6 +105,13 @@ func numDatum(t datum.Type, v int64) datum.Datum {
 func (d *tableDef) virtualTable() engine.VirtualTable {
 	cols := parseCols(d.cols)
 	rows := d.rows
+	// Catalogs with OIDs also have tableoid (PostgreSQL's system column,
+	// which pg_dump reads); here it is an ordinary last column.
+	tableOID := 0
+	if d.schema == "pg_catalog" && len(cols) > 0 && cols[0].Name == "oid" {
+		tableOID = int(virtualOID(d.schema, d.name, nil))
+		cols = append(cols, engine.Column{Name: "tableoid", Type: tOID})
+	}
 	return engine.VirtualTable{
 		Schema:  d.schema,
 		Name:    d.name,
@@ -113,6 +120,9 @@ func (d *tableDef) virtualTable() engine.VirtualTable {
 			raw := rows(takeSnapshot(e))
 			out := make([]datum.Row, len(raw))
 			for i, r := range raw {
+				if tableOID != 0 {
+					r = append(r[:len(r):len(r)], tableOID)
+				}
 				if len(r) != len(cols) {
 					panic(fmt.Sprintf("pgcatalog: %s.%s row has %d values for %d columns", d.schema, d.name, len(r), len(cols)))
 				}

@@ -46,6 +46,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 		}
 	}
 	ps, err := c.prepare(m.Query, m.ParameterOIDs)
+	c.logStatement(m.Query, err)
 	if err != nil {
 		return &queryErr{err: err, query: m.Query}
 	}
@@ -76,7 +77,7 @@ func (c *conn) prepare(query string, oids []uint32) (*prepStmt, error) {
 	p := pieces[0]
 	ps.kind = classify(p.text)
 	switch ps.kind {
-	case kindBegin, kindCommit, kindRollback, kindSavepoint, kindDeallocate, kindDiscard:
+	case kindBegin, kindCommit, kindRollback, kindSavepoint, kindDeallocate, kindDiscard, kindLock:
 		return ps, nil
 	case kindCopy:
 		spec, err := parseCopy(p.text)
@@ -312,6 +313,7 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 		}
 		if err != nil {
 			p.done = true
+			c.logStatement(ps.query, err)
 			return &queryErr{err: err, query: ps.query}
 		}
 		p.result = res

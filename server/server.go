@@ -58,6 +58,12 @@ type Config struct {
 	// AuthTimeout bounds the startup and authentication exchange (default
 	// one minute, PostgreSQL's authentication_timeout).
 	AuthTimeout time.Duration
+	// LogStatement, when set, is called with the text of every statement
+	// a client sends (each statement of a simple query as it runs, each
+	// Parse message's query) and the error it ended with (nil on
+	// success). The client-corpus tests record what real programs send
+	// with it. It is called from connection goroutines, concurrently.
+	LogStatement func(text string, err error)
 }
 
 // Defaults.

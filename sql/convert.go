@@ -653,7 +653,7 @@ func (c *converter) tableFunc(ref tfuncRef) (TableExpr, error) {
 	pos := c.p.pos(ref.pos)
 	kind := strings.ToUpper(ref.name)
 	if kind != "TUMBLE" && kind != "HOP" {
-		return &TableFunc{Func: &FuncCall{Name: ref.name, Args: args, Pos: pos}, Alias: ref.alias, Columns: ref.cols, Pos: pos}, nil
+		return &TableFunc{Func: &FuncCall{Name: ref.name, Args: args, Pos: pos}, Alias: ref.alias, Columns: ref.cols, Ordinality: ref.ord, Pos: pos}, nil
 	}
 	if ref.cols != nil {
 		return nil, c.p.errAt(ref.pos, pgerr.FeatureNotSupported, "column aliases on %s are not supported", kind)

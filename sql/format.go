@@ -526,6 +526,9 @@ func (w *fmtWriter) tableExpr(te TableExpr, nested bool) {
 		w.p("(")
 		w.exprList(t.Func.Args)
 		w.p(")")
+		if t.Ordinality {
+			w.p(" WITH ORDINALITY")
+		}
 		w.alias(t.Alias, t.Columns)
 	case *Subquery:
 		w.p("(")

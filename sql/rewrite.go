@@ -64,6 +64,7 @@ type tfuncRef struct {
 	cols    []string
 	full    bool
 	namePos int
+	ord     bool // WITH ORDINALITY
 }
 
 type derivedRef struct {
@@ -1293,6 +1294,10 @@ func (r *rewriter) tableFunc(i, k, hi int, f *frame) (int, error) {
 		return i, err
 	}
 	ref.side = side
+	if r.p.tok(j+1).isWord("with") && r.p.tok(j+2).isWord("ordinality") && j+2 < hi {
+		ref.ord = true
+		j += 2
+	}
 	alias, cols, next, err := r.alias(j+1, hi)
 	if err != nil {
 		return i, err
