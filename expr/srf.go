@@ -55,7 +55,6 @@ func ScalarSetCall(name string, e Expr) *SetCall {
 // scalarSetFunc is the Fn of ScalarSetCall's calls.
 const scalarSetFunc = "__scalar"
 
-
 // String prints the call.
 func (s *SetCall) String() string {
 	if s.Fn == scalarSetFunc {
