@@ -392,6 +392,7 @@ type FuncCall struct {
 	Distinct bool
 	Star     bool
 	Filter   Expr        // agg FILTER (WHERE ...)
+	OrderBy  []OrderItem // agg(x ORDER BY ...): the order the aggregate sees its rows in
 	Over     *WindowSpec // window function call: f(...) OVER (...)
 	Pos      Pos
 }

@@ -754,6 +754,10 @@ func (w *fmtWriter) funcCall(e *FuncCall) {
 	} else {
 		w.exprList(e.Args)
 	}
+	if e.OrderBy != nil {
+		w.p(" ORDER BY ")
+		w.orderItems(e.OrderBy)
+	}
 	w.p(")")
 	if e.Filter != nil {
 		w.p(" FILTER (WHERE ")

@@ -41,6 +41,7 @@ type otok struct {
 	slot   int  // 1-based index into rewriter.slots for '?'
 	nulls  int8 // on an ORDER BY item's first token: 1 NULLS FIRST, 2 NULLS LAST
 	filter int  // on a function name: 1-based side statement of FILTER (WHERE ...)
+	order  int  // on a function name: 1-based side statement "SELECT 1 ORDER BY ..." of an aggregate's ORDER BY
 	sel    bool // a SELECT keyword
 	eoi    bool // the separator after the main statement (end of input)
 }
@@ -1136,9 +1137,24 @@ func (r *rewriter) call(i int, parts []string, k, hi int, f *frame) (int, error)
 		} else if t.kind == tIdent && aggNames[base] {
 			name = base
 		}
+		// An aggregate's ORDER BY (array_agg(x ORDER BY y DESC)) goes to a
+		// side statement SELECT 1 ORDER BY y DESC.
+		end, order := j, 0
+		if o := r.findTop(k+1, j, func(t token) bool { return t.isWord("order") }); o > k+1 && r.p.tok(o+1).isWord("by") {
+			side, serr := r.side(o, j, func(sf *frame, lo, hi int) error {
+				r.emit(sf, "1", r.toks[lo].pos)
+				sf.kind = fQuery
+				return r.seq(lo, hi, sf)
+			})
+			if serr != nil {
+				return i, serr
+			}
+			end, order = o, side+1
+		}
 		nameTok = r.emit(f, name, t.pos)
+		nameTok.order = order
 		r.emit(f, "(", r.toks[k].pos)
-		err = r.seq(k+1, j, &frame{kind: fExpr, prim: -1})
+		err = r.seq(k+1, end, &frame{kind: fExpr, prim: -1})
 	}
 	if err != nil {
 		return i, err
