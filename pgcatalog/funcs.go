@@ -525,17 +525,34 @@ func constraintDef(s *snapshot, oid uint32) string {
 	return "PRIMARY KEY (" + strings.Join(names, ", ") + ")"
 }
 
-// viewDef is pg_get_viewdef(oid): for a sink (shown as a view) the
-// statement that made it.
+// viewDef is pg_get_viewdef(oid). Sinks and the weir_* system tables are
+// shown as views; their definition is the statement that made the object
+// (or what it is) as comment lines, then a query of no rows with the
+// object's columns, so that a script made of it (pg_dump's CREATE VIEW
+// ... AS <definition>;) runs on PostgreSQL and creates a view of the same
+// shape.
 func viewDef(s *snapshot, oid uint32) datum.Datum {
 	r := s.byOID[oid]
 	if r == nil || r.kind != 'v' {
 		return datum.Null
 	}
-	if r.def == "" {
-		return datum.NewString(" -- " + r.weirKind + " " + r.name)
+	var b strings.Builder
+	what := r.def
+	if what == "" {
+		what = "Weir " + r.weirKind + " " + r.name
 	}
-	return datum.NewString(" " + r.def)
+	for _, line := range strings.Split(strings.TrimSpace(what), "\n") {
+		b.WriteString(" -- " + line + "\n")
+	}
+	b.WriteString(" SELECT ")
+	for i, c := range r.cols {
+		if i > 0 {
+			b.WriteString(",\n    ")
+		}
+		b.WriteString("NULL::" + formatType(typeOID(c.typ), -1) + " AS " + quoteIdent(c.name))
+	}
+	b.WriteString("\n  WHERE false")
+	return datum.NewString(b.String())
 }
 
 func quoteLiteral(s string) string {
