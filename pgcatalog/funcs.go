@@ -37,7 +37,9 @@ var procs = []proc{
 	{1350, "timetz_in", 3, 1266}, {1564, "bit_in", 3, 1560}, {1579, "varbit_in", 3, 1562},
 	{1701, "numeric_in", 3, 1700}, {2218, "regclassin", 1, 2205}, {2220, "regtypein", 1, 2206},
 	{2290, "record_in", 3, 2249}, {2292, "cstring_in", 1, 2275}, {2294, "any_in", 1, 2276},
-	{2296, "anyarray_in", 1, 2277}, {2298, "void_in", 1, 2278}, {2952, "uuid_in", 1, 2950},
+	{2296, "anyarray_in", 1, 2277}, {2298, "void_in", 1, 2278},
+	{2300, "trigger_in", 1, 2279}, {2302, "language_handler_in", 1, 2280}, {2304, "internal_in", 1, 2281},
+	{2312, "anyelement_in", 1, 2283}, {3594, "event_trigger_in", 1, 3838}, {2952, "uuid_in", 1, 2950},
 	{3806, "jsonb_in", 1, 3802}, {4084, "regnamespacein", 1, 4089}, {4098, "regrolein", 1, 4096},
 	{89, "version", 0, 25}, {861, "current_database", 0, 19}, {1402, "current_schema", 0, 19},
 }
@@ -551,7 +553,7 @@ func viewDef(s *snapshot, oid uint32) datum.Datum {
 		}
 		b.WriteString("NULL::" + formatType(typeOID(c.typ), -1) + " AS " + quoteIdent(c.name))
 	}
-	b.WriteString("\n  WHERE false")
+	b.WriteString("\n  WHERE false;")
 	return datum.NewString(b.String())
 }
 
