@@ -263,6 +263,14 @@ func biFunctions(e *engine.Engine, known func(name string) bool) map[string]expr
 		"acldefault": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
 			return datum.NewString(""), nil
 		}, tText, tOID)),
+		"pg_cancel_backend": def(true, ov(tBool, func(args []datum.Datum) (datum.Datum, error) {
+			return signalBackend(e, args[0])
+		}, tInt4)),
+		"pg_terminate_backend": def(true, ov(tBool, func(args []datum.Datum) (datum.Datum, error) {
+			return signalBackend(e, args[0])
+		}, tInt4), ov(tBool, func(args []datum.Datum) (datum.Datum, error) {
+			return signalBackend(e, args[0])
+		}, tInt4, tInt8)),
 		"pg_get_triggerdef":       def(false, ov(tText, constNull, tOID), ov(tText, constNull, tOID, tBool)),
 		"pg_get_ruledef":          def(false, ov(tText, constNull, tOID), ov(tText, constNull, tOID, tBool)),
 		"pg_get_partkeydef":       def(false, ov(tText, constNull, tOID)),
@@ -274,6 +282,18 @@ func biFunctions(e *engine.Engine, known func(name string) bool) map[string]expr
 		"pg_table_size":           def(false, ov(tInt8, zeroSize, tOID), ov(tInt8, zeroSize, tText)),
 	}
 	return m
+}
+
+// signalBackend is pg_cancel_backend(pid): the statement running in that
+// session is canceled (57014 there). As in PostgreSQL, a pid of no session
+// is a warning and false; Weir has no way to end a session from SQL, so
+// pg_terminate_backend cancels its statement too.
+func signalBackend(e *engine.Engine, pid datum.Datum) (datum.Datum, error) {
+	a := e.ActivitySource()
+	if a == nil || !a.CancelBackend(int32(pid.Int())) {
+		return datum.NewBool(false), nil
+	}
+	return datum.NewBool(true), nil
 }
 
 // zeroSize is the size of any relation: Weir's storage is one Pebble

@@ -304,10 +304,12 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 		return nil
 	}
 	if p.result == nil {
+		c.beginQuery(ps.query)
 		ctx, done := c.statementContext()
 		res, err := c.sess.ExecPrepared(ctx, ps.prepared, p.params)
 		err = stmtError(ctx, err)
 		done()
+		c.endQuery()
 		if ps.kind == kindSet {
 			c.reportParams(false)
 		}

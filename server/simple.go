@@ -99,10 +99,12 @@ func (c *conn) simpleStatement(p stmtPiece) error {
 		}
 		return c.runCopy(spec)
 	}
+	c.beginQuery(p.text)
 	ctx, done := c.statementContext()
 	results, err := c.sess.Exec(ctx, p.text)
 	err = stmtError(ctx, err)
 	done()
+	c.endQuery()
 	for _, r := range results {
 		if serr := c.sendSimpleResult(r); serr != nil {
 			return serr
