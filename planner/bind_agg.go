@@ -48,12 +48,6 @@ type aggBinder struct {
 	aggs    []*expr.AggFunc
 	aggKeys map[string]int
 
-	// order is the ORDER BY of the order-sensitive aggregates
-	// (array_agg(x ORDER BY y)); finish sorts the input by it. orderKey
-	// tells two calls' ORDER BYs apart (one per query is supported).
-	order    []expr.Expr
-	orderBy  []sql.OrderItem
-	orderKey string
 
 	// gw is the group window of the group-window form (GROUP BY TUMBLE(...)).
 	gw *groupWindow
@@ -402,16 +396,22 @@ func (a *aggBinder) bindAggCall(f *sql.FuncCall) (expr.Expr, error) {
 	if err != nil {
 		return nil, positioned(err, f.Pos)
 	}
-	if len(f.OrderBy) > 0 && (agg.Fn == "array_agg" || agg.Fn == "string_agg") {
-		// The order only matters to the aggregates that collect their
-		// inputs; the others ignore it, as their results are the same.
-		if err := a.bindAggOrder(ctx, f); err != nil {
-			return nil, err
-		}
-	}
 	k := agg.Fn + "|" + boolKey(agg.Distinct) + "|" + agg.Delim + "|"
 	if agg.Arg != nil {
 		k += exprKey(agg.Arg)
+	}
+	if len(f.OrderBy) > 0 && (agg.Fn == "array_agg" || agg.Fn == "string_agg") {
+		// The order only matters to the aggregates that collect their
+		// inputs; the others ignore it, as their results are the same.
+		for _, o := range f.OrderBy {
+			e, err := ctx.bind(o.Expr)
+			if err != nil {
+				return nil, err
+			}
+			sk := sortKey(0, o)
+			agg.Order = append(agg.Order, expr.AggOrder{Expr: e, Desc: sk.Desc, NullsFirst: sk.NullsFirst})
+			k += "|" + exprKey(e) + boolKey(sk.Desc) + boolKey(sk.NullsFirst)
+		}
 	}
 	i, ok := a.aggKeys[k]
 	if !ok {
@@ -474,53 +474,9 @@ func (a *aggBinder) bindPane(f *sql.FuncCall, allowed bool) (expr.Expr, error) {
 	return c, nil
 }
 
-// bindAggOrder binds an aggregate's ORDER BY over the input. Every
-// order-sensitive aggregate of a query must have the same one: the input
-// is sorted by it once (finish).
-func (a *aggBinder) bindAggOrder(ctx *exprCtx, f *sql.FuncCall) error {
-	var keys []expr.Expr
-	key := ""
-	for _, o := range f.OrderBy {
-		e, err := ctx.bind(o.Expr)
-		if err != nil {
-			return err
-		}
-		keys = append(keys, e)
-		k := sortKey(0, o)
-		key += exprKey(e) + "|" + boolKey(k.Desc) + boolKey(k.NullsFirst) + ";"
-	}
-	if a.order != nil && key != a.orderKey {
-		return errAt(f.Pos, pgerr.FeatureNotSupported, "aggregates with different ORDER BY clauses in one query are not supported")
-	}
-	a.order, a.orderBy, a.orderKey = keys, f.OrderBy, key
-	return nil
-}
-
-// sortedInput is the aggregate's input sorted by the aggregates' ORDER
-// BY: the sort keys are appended as columns (the input's keep their
-// indexes), and the aggregate reads the sorted rows in order.
-func (a *aggBinder) sortedInput() Node {
-	if a.order == nil {
-		return a.input
-	}
-	in := a.input.Schema()
-	p := &Project{Input: a.input}
-	for i, c := range in {
-		p.Exprs = append(p.Exprs, &expr.Col{Idx: i, Typ: c.Type, Name: c.Name})
-		p.Cols = append(p.Cols, c)
-	}
-	s := &Sort{Input: p}
-	for i, e := range a.order {
-		p.Exprs = append(p.Exprs, e)
-		p.Cols = append(p.Cols, Column{Name: "?order?", Type: e.Type()})
-		s.Keys = append(s.Keys, sortKey(len(in)+i, a.orderBy[i]))
-	}
-	return s
-}
-
 // finish builds the Aggregate once every clause has been bound.
 func (a *aggBinder) finish() *Aggregate {
-	n := &Aggregate{Input: a.sortedInput(), GroupBy: a.groups, Aggs: a.aggs, Window: a.window, WindowKeys: a.windowKeys}
+	n := &Aggregate{Input: a.input, GroupBy: a.groups, Aggs: a.aggs, Window: a.window, WindowKeys: a.windowKeys}
 	for i, g := range a.groups {
 		n.Cols = append(n.Cols, Column{Name: a.names[i], Type: g.Type(), NotNull: isNotNull(g, a.input.Schema())})
 	}
