@@ -48,7 +48,6 @@ type aggBinder struct {
 	aggs    []*expr.AggFunc
 	aggKeys map[string]int
 
-
 	// gw is the group window of the group-window form (GROUP BY TUMBLE(...)).
 	gw *groupWindow
 	// window is the window assignment a windowed aggregation groups by
