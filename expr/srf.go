@@ -9,12 +9,15 @@ import (
 	"github.com/weir-sql/weir/pgerr"
 )
 
-// Set-returning functions: generate_series, unnest, generate_subscripts
-// and information_schema._pg_expandarray. The binder resolves a call with
-// ResolveSetFunc (in FROM, or in a select list, where several calls run in
-// lockstep); the batch evaluator runs it with SetCall.Run over the
-// arguments' values of each input row. Like PostgreSQL's, they are strict:
-// a NULL argument gives no rows.
+// Set-returning functions: generate_series, unnest, generate_subscripts,
+// information_schema._pg_expandarray, string_to_table,
+// regexp_split_to_table, regexp_matches and pg_options_to_table. The
+// binder resolves a call with ResolveSetFunc (in FROM, or in a select
+// list, where several calls run in lockstep); the batch evaluator runs it
+// with SetCall.Run over the arguments' values of each input row. Like
+// PostgreSQL's, they are strict: a NULL argument gives no rows. WITH
+// ORDINALITY adds a row number (SetCall.WithOrdinality), and a scalar
+// function in FROM is a set of one row (ScalarSetCall).
 
 // SetCol is an output column of a set-returning function.
 type SetCol struct {

@@ -145,11 +145,21 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 			}
 			return datum.NewString("{public}"), nil
 		}, tBool)),
-		"current_user":      def(false, sessionUser),
-		"session_user":      def(false, sessionUser),
-		"current_role":      def(false, sessionUser),
-		"user":              def(false, sessionUser),
-		"pg_backend_pid":    def(false, ov(tInt4, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(int64(os.Getpid())), nil })),
+		"current_user": def(false, sessionUser),
+		"session_user": def(false, sessionUser),
+		"current_role": def(false, sessionUser),
+		"user":         def(false, sessionUser),
+		// The wire server sets weir.backend_pid to the connection's process
+		// id (pg_stat_activity's pid); elsewhere it is the process's.
+		"pg_backend_pid": def(false, expr.Overload{Result: tInt4,
+			EvalSettings: func(s func(string) (string, bool), _ []datum.Datum) (datum.Datum, error) {
+				if v, ok := s("weir.backend_pid"); ok {
+					if n, ok := numericOID(v); ok {
+						return datum.NewInt(n), nil
+					}
+				}
+				return datum.NewInt(int64(os.Getpid())), nil
+			}}),
 		"pg_is_in_recovery": def(false, ov(tBool, constBool(false))),
 		"pg_postmaster_start_time": def(false, ov(tTS, func([]datum.Datum) (datum.Datum, error) {
 			return datum.NewTimestamp(startTime.UnixMicro()), nil

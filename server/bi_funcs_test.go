@@ -23,10 +23,9 @@ func TestPgStatActivityCancel(t *testing.T) {
 	busy := connectPgx(t, ts.url("alice", ""), pgx.QueryExecModeCacheDescribe)
 	watcher := connectPgx(t, ts.url("bob", ""), pgx.QueryExecModeCacheDescribe)
 	var busyPID int32
-	if err := busy.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(new(int32)); err != nil {
-		t.Fatal(err)
+	if err := busy.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&busyPID); err != nil || busyPID != int32(busy.PgConn().PID()) {
+		t.Fatalf("pg_backend_pid() %d, BackendKeyData %d: %v", busyPID, busy.PgConn().PID(), err)
 	}
-	busyPID = int32(busy.PgConn().PID())
 	const long = "SELECT count(*) FROM generate_series(1, 4000000000) g"
 	done := make(chan error, 1)
 	go func() {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -83,6 +84,9 @@ func (c *conn) endQuery() {
 // activity describes the connection for pg_stat_activity.
 func (c *conn) activity() engine.Activity {
 	a := engine.Activity{PID: int32(c.pid), User: c.user, Database: c.database}
+	if c.sess != nil {
+		a.Application, _ = c.sess.Setting("application_name")
+	}
 	if addr, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
 		a.ClientAddr, a.ClientPort = addr.IP.String(), addr.Port
 	}
@@ -238,6 +242,8 @@ func (c *conn) login(m *pgproto3.StartupMessage) error {
 		return err
 	}
 	c.srv.register(c)
+	// pg_backend_pid() reads it (see pgcatalog).
+	_ = c.sess.SetSetting("weir.backend_pid", strconv.FormatUint(uint64(c.pid), 10))
 	c.reportParams(true)
 	c.send(&pgproto3.BackendKeyData{ProcessID: c.pid, SecretKey: c.secret[:]})
 	c.send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
