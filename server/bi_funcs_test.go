@@ -174,6 +174,9 @@ func TestBIFunctionsVsPostgres(t *testing.T) {
 			fmt.Sprintf("SELECT qty, array_agg(id ORDER BY name %s, id), string_agg(name, '|' ORDER BY id %s) FROM items WHERE id %% %d = 0 GROUP BY qty ORDER BY qty",
 				[]string{"", "DESC"}[rng.Intn(2)], []string{"", "DESC"}[rng.Intn(2)], 1+rng.Intn(3)),
 			fmt.Sprintf("SELECT x, n FROM generate_series(%d, %d) WITH ORDINALITY AS g(x, n)", rng.Intn(5), rng.Intn(9)),
+			fmt.Sprintf("SELECT g.x, u.* FROM generate_series(1, %d) g(x), LATERAL unnest(string_to_array(%s, ',')) WITH ORDINALITY u ORDER BY 1, 3", rng.Intn(4), lit(joined())),
+			fmt.Sprintf("SELECT i.id, w.* FROM items i CROSS JOIN LATERAL regexp_split_to_table(i.name, %s) WITH ORDINALITY w WHERE i.id < %d ORDER BY 1, 3", lit([]string{"", " ", "[ab]"}[rng.Intn(3)]), rng.Intn(8)),
+			fmt.Sprintf("SELECT i.id, s FROM items i JOIN LATERAL generate_series(1, i.qty) s ON s > %d ORDER BY 1, 2", rng.Intn(3)),
 			fmt.Sprintf("SELECT pg_size_pretty(%d::bigint)", rng.Int63n(1<<45)),
 			fmt.Sprintf("SELECT set_config('application_name', %s, false), current_setting('application_name')", lit(word())),
 		)

@@ -791,7 +791,20 @@ func (r *rewriter) word(i, hi int, f *frame) (int, error) {
 		}
 		r.returning = k + 1
 		return hi, nil
-	case "lateral", "similar", "natural":
+	case "lateral":
+		// LATERAL before a function call in FROM changes nothing: functions
+		// in FROM may read the FROM items before them anyway.
+		if f.from == 1 && (next.kind == tIdent || next.kind == tQIdent) {
+			k := i + 2
+			if r.p.tok(k).isPunct(".") {
+				k += 2
+			}
+			if r.p.tok(k).isPunct("(") && k < hi {
+				return i + 1, nil
+			}
+		}
+		return i, r.p.errAt(t.pos, pgerr.FeatureNotSupported, "LATERAL subqueries are not supported (LATERAL functions are)")
+	case "similar", "natural":
 		return i, r.p.errAt(t.pos, pgerr.FeatureNotSupported, "%s is not supported", strings.ToUpper(w))
 	default:
 		if niladic[w] {
