@@ -229,6 +229,16 @@ func biFunctions(e *engine.Engine, known func(name string) bool) map[string]expr
 		}
 		return all("function", func(string) bool { return true }, priv)
 	}
+	// The sizes of relations are 0: Weir's storage is one Pebble store,
+	// not files per relation. A relation named by text must exist (42P01);
+	// by an OID of none the size is NULL.
+	size := func(args []datum.Datum) (datum.Datum, error) {
+		r, err := relationArg(snap(), args[0])
+		if err != nil || r == nil {
+			return datum.Null, err
+		}
+		return datum.NewInt(0), nil
+	}
 	m := map[string]expr.FuncDef{
 		"has_table_privilege":      privFunc([][]datum.Type{textOrOID}, table),
 		"has_column_privilege":     privFunc([][]datum.Type{textOrOID, {tText, datum.TypeInt2}}, column),
@@ -276,10 +286,10 @@ func biFunctions(e *engine.Engine, known func(name string) bool) map[string]expr
 		"pg_get_partkeydef":       def(false, ov(tText, constNull, tOID)),
 		"pg_get_statisticsobjdef": def(false, ov(tText, constNull, tOID)),
 		"pg_get_functiondef":      def(false, ov(tText, constNull, tOID)),
-		"pg_indexes_size":         def(false, ov(tInt8, zeroSize, tOID), ov(tInt8, zeroSize, tText)),
-		"pg_relation_size":        def(false, ov(tInt8, zeroSize, tOID), ov(tInt8, zeroSize, tText), ov(tInt8, zeroSize, tOID, tText), ov(tInt8, zeroSize, tText, tText)),
-		"pg_total_relation_size":  def(false, ov(tInt8, zeroSize, tOID), ov(tInt8, zeroSize, tText)),
-		"pg_table_size":           def(false, ov(tInt8, zeroSize, tOID), ov(tInt8, zeroSize, tText)),
+		"pg_indexes_size":         def(false, ov(tInt8, size, tOID), ov(tInt8, size, tText)),
+		"pg_relation_size":        def(false, ov(tInt8, size, tOID), ov(tInt8, size, tText), ov(tInt8, size, tOID, tText), ov(tInt8, size, tText, tText)),
+		"pg_total_relation_size":  def(false, ov(tInt8, size, tOID), ov(tInt8, size, tText)),
+		"pg_table_size":           def(false, ov(tInt8, size, tOID), ov(tInt8, size, tText)),
 	}
 	return m
 }
@@ -295,10 +305,6 @@ func signalBackend(e *engine.Engine, pid datum.Datum) (datum.Datum, error) {
 	}
 	return datum.NewBool(true), nil
 }
-
-// zeroSize is the size of any relation: Weir's storage is one Pebble
-// store, not a file per relation.
-func zeroSize([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }
 
 // parseIdent is parse_ident(text, strict): the qualified identifier split
 // into its parts (unquoted ones lower-cased), as a text array.
