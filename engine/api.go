@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/sql"
 )
@@ -36,6 +38,30 @@ type Prepared struct {
 
 // VirtualTable is a read-only relation computed on demand (system tables,
 // pg_catalog, information_schema). Rows is called at query time.
+// Activity is a client session as pg_stat_activity shows it.
+type Activity struct {
+	PID          int32
+	User         string
+	Database     string
+	Application  string
+	ClientAddr   string
+	ClientPort   int
+	BackendStart time.Time
+	QueryStart   time.Time // zero before the first statement
+	State        string    // "active" while a statement runs, else "idle"
+	Query        string    // the running statement, or the last one
+}
+
+// ActivitySource lists the sessions of a server and cancels their
+// statements (the wire server is one; pg_stat_activity and
+// pg_cancel_backend read it).
+type ActivitySource interface {
+	Activity() []Activity
+	// CancelBackend cancels the statement running in the session with
+	// that process id; false if there is no such session.
+	CancelBackend(pid int32) bool
+}
+
 type VirtualTable struct {
 	Schema  string // "" (public), "pg_catalog", "information_schema"
 	Name    string

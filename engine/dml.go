@@ -18,7 +18,7 @@ import (
 
 func (s *Session) queryEnv(params []datum.Datum) *query.Env {
 	e := s.e
-	return &query.Env{Scan: e.scanRelation, Lookup: e.lookupRow, Params: params, Now: e.Now, Funcs: e.funcs, Settings: s.Setting}
+	return &query.Env{Scan: e.scanRelation, Lookup: e.lookupRow, Params: params, Now: e.Now, Funcs: e.funcs, Settings: s.Setting, SetSetting: s.SetSetting}
 }
 
 // lookupRow reads the row of a keyed table with the given primary key, for

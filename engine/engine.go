@@ -71,6 +71,7 @@ type Engine struct {
 		sync.Mutex
 		jobs     map[string]*liveJob      // live jobs by name
 		virtual  map[string]*VirtualTable // by "schema.name"
+		activity ActivitySource           // the wire server's sessions (pg_stat_activity)
 		seq      uint64
 		closed   bool
 		watchers sync.WaitGroup
@@ -188,6 +189,22 @@ func (e *Engine) Now() int64 { return e.clock.Now().UnixMicro() }
 // engine's registry.
 func (e *Engine) RegisterFunc(name string, def expr.FuncDef) {
 	e.funcs.Register(name, def)
+}
+
+// SetActivitySource sets what lists the engine's client sessions (the wire
+// server calls it when it serves the engine).
+func (e *Engine) SetActivitySource(a ActivitySource) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.mu.activity = a
+}
+
+// ActivitySource returns the source set with SetActivitySource (nil when
+// no server serves the engine).
+func (e *Engine) ActivitySource() ActivitySource {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.mu.activity
 }
 
 // RegisterVirtualTable adds a read-only relation computed on demand.

@@ -569,6 +569,40 @@ func arrayBuiltins() map[string]*FuncDef {
 				f2: func(s, sep datum.Datum) (datum.Datum, error) { return stringToArray(s, sep, datum.Null) }},
 			Overload{Args: []datum.Type{tText, tText, tText}, Result: tText, CalledOnNull: true,
 				f3: func(s, sep, null datum.Datum) (datum.Datum, error) { return stringToArray(s, sep, null) }}),
+		"array_remove": fdef(Overload{Args: []datum.Type{tText, tText}, Result: tText, CalledOnNull: true,
+			f2: func(x, v datum.Datum) (datum.Datum, error) {
+				if x.IsNull() {
+					return datum.Null, nil
+				}
+				a, err := ParseArray(x.Str())
+				if err != nil {
+					return datum.Null, err
+				}
+				var keep []datum.Datum
+				for _, e := range a.Elems {
+					if e.IsNull() && v.IsNull() || !e.IsNull() && !v.IsNull() && e.Str() == v.Format() {
+						continue
+					}
+					keep = append(keep, e)
+				}
+				return datum.NewString(FormatArray(keep, tText)), nil
+			}}),
+		"array_append": fdef(Overload{Args: []datum.Type{tText, tText}, Result: tText, CalledOnNull: true,
+			f2: func(x, v datum.Datum) (datum.Datum, error) { return arrayConcat(x, v, false) }}),
+		"array_prepend": fdef(Overload{Args: []datum.Type{tText, tText}, Result: tText, CalledOnNull: true,
+			f2: func(v, x datum.Datum) (datum.Datum, error) { return arrayConcat(x, v, true) }}),
+		"array_position": fdef(ov2(tText, tText, tInt4, func(x, v datum.Datum) (datum.Datum, error) {
+			a, err := ParseArray(x.Str())
+			if err != nil {
+				return datum.Null, err
+			}
+			for i, e := range a.Elems {
+				if !e.IsNull() && e.Str() == v.Format() {
+					return i64(int64(a.Lower + i))
+				}
+			}
+			return datum.Null, nil
+		})),
 	}
 	for _, op := range anyOps {
 		for _, q := range []string{"any", "some", "all"} {
@@ -592,6 +626,29 @@ func arrayDimFunc(f func(Array) (int64, bool)) *FuncDef {
 		}
 		return i64(v)
 	}))
+}
+
+// arrayConcat is array_append (v after x's elements) and array_prepend
+// (before them); a NULL array is an empty one.
+func arrayConcat(x, v datum.Datum, front bool) (datum.Datum, error) {
+	var elems []datum.Datum
+	if !x.IsNull() {
+		a, err := ParseArray(x.Str())
+		if err != nil {
+			return datum.Null, err
+		}
+		elems = a.Elems
+	}
+	e := datum.Null
+	if !v.IsNull() {
+		e = datum.NewString(v.Format())
+	}
+	if front {
+		elems = append([]datum.Datum{e}, elems...)
+	} else {
+		elems = append(elems, e)
+	}
+	return datum.NewString(FormatArray(elems, tText)), nil
 }
 
 func arrayToString(x, sep, null datum.Datum) (datum.Datum, error) {

@@ -27,6 +27,9 @@ type Env struct {
 	// depends on the session (Overload.EvalSettings: current_user reads
 	// session_authorization). Nil: there are none.
 	Settings func(name string) (string, bool)
+	// SetSetting changes a session setting, for functions that do
+	// (Overload.EvalSettings's set: set_config). Nil: such calls fail.
+	SetSetting func(name, value string) error
 }
 
 // Compile compiles a resolved expression. It constant-folds first. A call
@@ -1040,11 +1043,22 @@ func (c *compiler) compileFunc(x *Call) (Evaluator, error) {
 			}
 			return f(x, y, z)
 		}, nil
-	case ov.EvalSettings != nil:
-		f := ov.EvalSettings
+	case ov.EvalSettings != nil || ov.EvalSetSettings != nil:
 		settings := func(string) (string, bool) { return "", false }
 		if c.env != nil && c.env.Settings != nil {
 			settings = c.env.Settings
+		}
+		f := ov.EvalSettings
+		if g := ov.EvalSetSettings; g != nil {
+			set := func(name, _ string) error {
+				return pgerr.New(pgerr.FeatureNotSupported, "cannot change setting %q here", name)
+			}
+			if c.env != nil && c.env.SetSetting != nil {
+				set = c.env.SetSetting
+			}
+			f = func(settings func(string) (string, bool), args []datum.Datum) (datum.Datum, error) {
+				return g(settings, set, args)
+			}
 		}
 		return func(row datum.Row) (datum.Datum, error) {
 			args := make([]datum.Datum, len(evs))

@@ -47,6 +47,9 @@ type Overload struct {
 	// session_authorization this way. Calls of such functions are never
 	// constant-folded, so a plan bound once serves every session.
 	EvalSettings func(settings func(name string) (string, bool), args []datum.Datum) (datum.Datum, error)
+	// EvalSetSettings is EvalSettings for functions that also change the
+	// session's settings (set_config): set is Env.SetSetting.
+	EvalSetSettings func(settings func(name string) (string, bool), set func(name, value string) error, args []datum.Datum) (datum.Datum, error)
 
 	// Builtin implementations: fixed-arity forms avoid building an argument
 	// slice per row; spec specializes on constant arguments at compile time
@@ -119,10 +122,10 @@ func (r *Registry) Register(name string, def FuncDef) {
 	}
 	d := &FuncDef{Volatile: def.Volatile, name: name}
 	for _, o := range def.Overloads {
-		if o.Eval == nil && o.EvalSettings == nil {
+		if o.Eval == nil && o.EvalSettings == nil && o.EvalSetSettings == nil {
 			panic(fmt.Sprintf("expr: Register(%q): overload without Eval", name))
 		}
-		if o.EvalSettings != nil {
+		if o.EvalSettings != nil || o.EvalSetSettings != nil {
 			d.session = true
 		}
 		if o.Variadic && len(o.Args) == 0 {

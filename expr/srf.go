@@ -3,17 +3,21 @@ package expr
 import (
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/pgerr"
 )
 
-// Set-returning functions: generate_series, unnest, generate_subscripts
-// and information_schema._pg_expandarray. The binder resolves a call with
-// ResolveSetFunc (in FROM, or in a select list, where several calls run in
-// lockstep); the batch evaluator runs it with SetCall.Run over the
-// arguments' values of each input row. Like PostgreSQL's, they are strict:
-// a NULL argument gives no rows.
+// Set-returning functions: generate_series, unnest, generate_subscripts,
+// information_schema._pg_expandarray, string_to_table,
+// regexp_split_to_table, regexp_matches and pg_options_to_table. The
+// binder resolves a call with ResolveSetFunc (in FROM, or in a select
+// list, where several calls run in lockstep); the batch evaluator runs it
+// with SetCall.Run over the arguments' values of each input row. Like
+// PostgreSQL's, they are strict: a NULL argument gives no rows. WITH
+// ORDINALITY adds a row number (SetCall.WithOrdinality), and a scalar
+// function in FROM is a set of one row (ScalarSetCall).
 
 // SetCol is an output column of a set-returning function.
 type SetCol struct {
@@ -28,16 +32,52 @@ type SetCall struct {
 	Args []Expr // typed, coerced to the chosen signature
 	// Cols are the output columns: one for a function returning a scalar
 	// (named after the function), several for one returning a record
-	// (_pg_expandarray: x and n).
+	// (_pg_expandarray: x and n), then "ordinality" WITH ORDINALITY.
 	Cols []SetCol
+	// Ordinality adds a last column numbering the rows from 1 (WITH
+	// ORDINALITY).
+	Ordinality bool
 }
 
+// WithOrdinality makes the call number its rows in a last bigint column
+// named "ordinality" (FROM f(...) WITH ORDINALITY).
+func (s *SetCall) WithOrdinality() {
+	if !s.Ordinality {
+		s.Ordinality = true
+		s.Cols = append(s.Cols, SetCol{Name: "ordinality", Typ: datum.TypeInt8})
+	}
+}
+
+// ScalarSetCall makes a call of a scalar function in FROM (FROM
+// lower('A') AS l): a set of one row holding the value, NULL included.
+// e is the bound call and name its column name.
+func ScalarSetCall(name string, e Expr) *SetCall {
+	return &SetCall{Fn: scalarSetFunc, Args: []Expr{e}, Cols: []SetCol{{Name: name, Typ: e.Type()}}}
+}
+
+// scalarSetFunc is the Fn of ScalarSetCall's calls.
+const scalarSetFunc = "__scalar"
+
 // String prints the call.
-func (s *SetCall) String() string { return s.Fn + "(" + joinExprs(s.Args) + ")" }
+func (s *SetCall) String() string {
+	if s.Fn == scalarSetFunc {
+		return s.Args[0].String()
+	}
+	if s.Ordinality {
+		return s.Fn + "(" + joinExprs(s.Args) + ") WITH ORDINALITY"
+	}
+	return s.Fn + "(" + joinExprs(s.Args) + ")"
+}
 
 // Composite reports whether the function returns records (several
 // columns) rather than scalars.
-func (s *SetCall) Composite() bool { return len(s.Cols) > 1 }
+func (s *SetCall) Composite() bool {
+	n := len(s.Cols)
+	if s.Ordinality {
+		n--
+	}
+	return n > 1
+}
 
 type setFuncDef struct {
 	// resolve types a call (args as written) and returns the coerced
@@ -51,6 +91,10 @@ var setFuncs = map[string]*setFuncDef{
 	"unnest":                             {resolve: resolveUnnest, run: runUnnest},
 	"generate_subscripts":                {resolve: resolveSubscripts, run: runSubscripts},
 	"information_schema._pg_expandarray": {resolve: resolveExpand, run: runExpand},
+	"string_to_table":                    {resolve: resolveStringToTable, run: runStringToTable},
+	"regexp_split_to_table":              {resolve: resolveRegexpSplit, run: runRegexpSplit},
+	"regexp_matches":                     {resolve: resolveRegexpMatches, run: runRegexpMatches},
+	"pg_options_to_table":                {resolve: resolveOptions, run: runOptions},
 }
 
 func canonicalSetFunc(name string) string {
@@ -89,6 +133,17 @@ func ResolveSetFunc(name string, args []Expr) (*SetCall, error) {
 // s.Args), passing each (one value per column) to emit. An error from
 // emit stops it and is returned.
 func (s *SetCall) Run(args []datum.Datum, emit func(datum.Row) error) error {
+	if s.Ordinality {
+		n := int64(0)
+		inner := emit
+		emit = func(r datum.Row) error {
+			n++
+			return inner(append(r[:len(r):len(r)], datum.NewInt(n)))
+		}
+	}
+	if s.Fn == scalarSetFunc {
+		return emit(datum.Row{args[0]})
+	}
 	for _, a := range args {
 		if a.IsNull() {
 			return nil
@@ -310,6 +365,194 @@ func runExpand(s *SetCall, args []datum.Datum, emit func(datum.Row) error) error
 			return err
 		}
 		if err := emit(datum.Row{v, datum.NewInt(int64(i + 1))}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// textArgs coerces the arguments of a function of n to m text parameters.
+func textArgs(name string, args []Expr, n, m int) ([]Expr, error) {
+	if len(args) < n || len(args) > m {
+		return nil, errNoFunction(name, argTypes(args))
+	}
+	out := make([]Expr, len(args))
+	for i, a := range args {
+		c, err := coerce(a, datum.TypeText)
+		if err != nil || c.Type().Kind() != datum.KindString {
+			return nil, errNoFunction(name, argTypes(args))
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+func resolveStringToTable(name string, args []Expr) ([]Expr, []SetCol, error) {
+	out, err := textArgs(name, args, 2, 3)
+	return out, []SetCol{{Name: name, Typ: datum.TypeText}}, err
+}
+
+// runStringToTable is string_to_table(s, sep [, null]): string_to_array's
+// elements as rows.
+func runStringToTable(s *SetCall, args []datum.Datum, emit func(datum.Row) error) error {
+	null := datum.Null
+	if len(args) == 3 {
+		null = args[2]
+	}
+	arr, err := stringToArray(args[0], args[1], null)
+	if err != nil || arr.IsNull() {
+		return err
+	}
+	a, err := ParseArray(arr.Str())
+	if err != nil {
+		return err
+	}
+	for _, e := range a.Elems {
+		if err := emit(datum.Row{e}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func resolveRegexpSplit(name string, args []Expr) ([]Expr, []SetCol, error) {
+	out, err := textArgs(name, args, 2, 3)
+	return out, []SetCol{{Name: name, Typ: datum.TypeText}}, err
+}
+
+// regexFlags reads the flags argument of the regexp functions: i (case
+// insensitive), c (case sensitive), g (global; regexp_matches only).
+func regexFlags(args []datum.Datum, allowG bool) (ci, global bool, err error) {
+	if len(args) < 3 {
+		return false, false, nil
+	}
+	for _, f := range args[2].Str() {
+		switch {
+		case f == 'i':
+			ci = true
+		case f == 'c':
+			ci = false
+		case f == 'g' && allowG:
+			global = true
+		default:
+			return false, false, pgerr.New(pgerr.InvalidParameterValue, "invalid regular expression option: \"%c\"", f)
+		}
+	}
+	return ci, global, nil
+}
+
+// runRegexpSplit is regexp_split_to_table(s, pattern [, flags]): the
+// pieces between matches. As in PostgreSQL an empty match splits between
+// characters and never makes an empty piece.
+func runRegexpSplit(s *SetCall, args []datum.Datum, emit func(datum.Row) error) error {
+	ci, _, err := regexFlags(args, false)
+	if err != nil {
+		return err
+	}
+	re, err := compileRegex(args[1].Str(), ci)
+	if err != nil {
+		return err
+	}
+	str := args[0].Str()
+	start, search := 0, 0
+	for search < len(str) {
+		loc := re.FindStringIndex(str[search:])
+		if loc == nil {
+			break
+		}
+		m0, m1 := search+loc[0], search+loc[1]
+		if m1 == m0 {
+			if m0 >= len(str) {
+				break
+			}
+			if m0 == start {
+				// Empty match where the piece starts: step over one
+				// character and look again.
+				_, w := utf8.DecodeRuneInString(str[m0:])
+				search = m0 + w
+				if search >= len(str) {
+					break
+				}
+				continue
+			}
+		}
+		if err := emit(datum.Row{datum.NewString(str[start:m0])}); err != nil {
+			return err
+		}
+		start, search = m1, m1
+	}
+	return emit(datum.Row{datum.NewString(str[start:])})
+}
+
+func resolveRegexpMatches(name string, args []Expr) ([]Expr, []SetCol, error) {
+	out, err := textArgs(name, args, 2, 3)
+	return out, []SetCol{{Name: name, Typ: datum.TypeText}}, err
+}
+
+// runRegexpMatches is regexp_matches(s, pattern [, flags]): each match's
+// capture groups (the whole match when there are none) as a text array;
+// the first match only, or every one with the g flag.
+func runRegexpMatches(s *SetCall, args []datum.Datum, emit func(datum.Row) error) error {
+	ci, global, err := regexFlags(args, true)
+	if err != nil {
+		return err
+	}
+	re, err := compileRegex(args[1].Str(), ci)
+	if err != nil {
+		return err
+	}
+	n := 1
+	if global {
+		n = -1
+	}
+	str := args[0].Str()
+	for _, m := range re.FindAllStringSubmatchIndex(str, n) {
+		var elems []datum.Datum
+		if len(m) == 2 {
+			elems = append(elems, datum.NewString(str[m[0]:m[1]]))
+		}
+		for g := 2; g+1 < len(m); g += 2 {
+			if m[g] < 0 {
+				elems = append(elems, datum.Null)
+				continue
+			}
+			elems = append(elems, datum.NewString(str[m[g]:m[g+1]]))
+		}
+		if err := emit(datum.Row{datum.NewString(FormatArray(elems, datum.TypeText))}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func resolveOptions(name string, args []Expr) ([]Expr, []SetCol, error) {
+	if len(args) != 1 {
+		return nil, nil, errNoFunction(name, argTypes(args))
+	}
+	arr, err := arrayArg(name, args[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	return []Expr{arr}, []SetCol{{Name: "option_name", Typ: datum.TypeText}, {Name: "option_value", Typ: datum.TypeText}}, nil
+}
+
+// runOptions is pg_options_to_table(options): each "name=value" element
+// of an options array as a row.
+func runOptions(s *SetCall, args []datum.Datum, emit func(datum.Row) error) error {
+	a, err := ParseArray(args[0].Str())
+	if err != nil {
+		return err
+	}
+	for _, e := range a.Elems {
+		if e.IsNull() {
+			continue
+		}
+		name, value, ok := strings.Cut(e.Str(), "=")
+		v := datum.NewString(value)
+		if !ok {
+			v = datum.Null
+		}
+		if err := emit(datum.Row{datum.NewString(name), v}); err != nil {
 			return err
 		}
 	}

@@ -107,4 +107,15 @@ type AggFunc struct {
 	Distinct bool
 	Typ      datum.Type // result type
 	Delim    string     // string_agg's delimiter (a constant)
+	// Order is the call's ORDER BY (array_agg(x ORDER BY y)): the order
+	// in which the aggregate sees its inputs. Only batch queries evaluate
+	// it; jobs reject it.
+	Order []AggOrder
+}
+
+// AggOrder is one ORDER BY key of an aggregate call.
+type AggOrder struct {
+	Expr       Expr
+	Desc       bool
+	NullsFirst bool
 }

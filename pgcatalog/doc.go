@@ -34,8 +34,20 @@
 //     PostgreSQL's OIDs, arrays included, so that clients resolve any OID
 //     they are sent.
 //   - Catalogs of features Weir lacks (triggers, policies, publications,
-//     sequences, inheritance, enums, statistics objects) exist and are
-//     empty, so that clients' queries of them return no rows, not errors.
+//     sequences, inheritance, enums, statistics objects, text search,
+//     operator families, transforms, subscriptions, security labels) exist
+//     and are empty, so that clients' queries of them return no rows, not
+//     errors. Catalogs with an oid column also have tableoid, as an
+//     ordinary last column (pg_dump reads it).
+//   - Statistics views: pg_stat_{all,user,sys}_tables and pg_statio_* list
+//     the tables with zero counters (Weir keeps no access statistics);
+//     pg_stat_activity lists the wire server's sessions with their running
+//     (or last) statement, from engine.ActivitySource, and
+//     pg_cancel_backend(pid) cancels that statement; pg_locks is empty.
+//   - Sinks and the weir_* system tables are views; their pg_get_viewdef is
+//     the statement that made them as comment lines, then a query of no
+//     rows with their columns, so that pg_dump --schema-only makes a script
+//     that runs on PostgreSQL.
 //
 // Weir has no array type: array-valued columns (conkey, indkey, datacl,
 // polroles, ...) hold PostgreSQL's text form ("{1,2}", int2vector "1 2"),
@@ -47,6 +59,15 @@
 // number is taken as the OID), and regtypein, regprocin, regnamespacein
 // and regrolein likewise; x::regclass::text calls regclassout (and
 // regtypeout, regprocout, regnamespaceout, regroleout).
+//
+// Privilege checks (has_table_privilege, has_column_privilege,
+// has_any_column_privilege, has_schema_privilege, has_database_privilege,
+// has_sequence_privilege, has_function_privilege, in all their argument
+// forms) are answered from Weir's objects (funcs_bi.go): user relations
+// allow what Weir supports on them, system tables only SELECT; missing
+// objects named by text are errors with PostgreSQL's SQLSTATEs, by OID
+// NULL; bad privilege names are 22023. set_config changes the session's
+// setting (expr's Overload.EvalSetSettings).
 //
 // Functions that depend on the session read its settings (expr's
 // Overload.EvalSettings, fed from the session by the engine):

@@ -37,7 +37,9 @@ var procs = []proc{
 	{1350, "timetz_in", 3, 1266}, {1564, "bit_in", 3, 1560}, {1579, "varbit_in", 3, 1562},
 	{1701, "numeric_in", 3, 1700}, {2218, "regclassin", 1, 2205}, {2220, "regtypein", 1, 2206},
 	{2290, "record_in", 3, 2249}, {2292, "cstring_in", 1, 2275}, {2294, "any_in", 1, 2276},
-	{2296, "anyarray_in", 1, 2277}, {2298, "void_in", 1, 2278}, {2952, "uuid_in", 1, 2950},
+	{2296, "anyarray_in", 1, 2277}, {2298, "void_in", 1, 2278},
+	{2300, "trigger_in", 1, 2279}, {2302, "language_handler_in", 1, 2280}, {2304, "internal_in", 1, 2281},
+	{2312, "anyelement_in", 1, 2283}, {3594, "event_trigger_in", 1, 3838}, {2952, "uuid_in", 1, 2950},
 	{3806, "jsonb_in", 1, 3802}, {4084, "regnamespacein", 1, 4089}, {4098, "regrolein", 1, 4096},
 	{89, "version", 0, 25}, {861, "current_database", 0, 19}, {1402, "current_schema", 0, 19},
 }
@@ -132,7 +134,6 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 		return datum.NewString(r.desc), nil
 	}
 	visible := func(args []datum.Datum) (datum.Datum, error) { return datum.NewBool(true), nil }
-	privilege := ov(tBool, constBool(true), tText, tText)
 	m := map[string]expr.FuncDef{
 		"version":          def(false, ov(tText, constText(VersionString))),
 		"current_database": def(false, ov(tText, constText(DatabaseName))),
@@ -144,11 +145,21 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 			}
 			return datum.NewString("{public}"), nil
 		}, tBool)),
-		"current_user":      def(false, sessionUser),
-		"session_user":      def(false, sessionUser),
-		"current_role":      def(false, sessionUser),
-		"user":              def(false, sessionUser),
-		"pg_backend_pid":    def(false, ov(tInt4, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(int64(os.Getpid())), nil })),
+		"current_user": def(false, sessionUser),
+		"session_user": def(false, sessionUser),
+		"current_role": def(false, sessionUser),
+		"user":         def(false, sessionUser),
+		// The wire server sets weir.backend_pid to the connection's process
+		// id (pg_stat_activity's pid); elsewhere it is the process's.
+		"pg_backend_pid": def(false, expr.Overload{Result: tInt4,
+			EvalSettings: func(s func(string) (string, bool), _ []datum.Datum) (datum.Datum, error) {
+				if v, ok := s("weir.backend_pid"); ok {
+					if n, ok := numericOID(v); ok {
+						return datum.NewInt(n), nil
+					}
+				}
+				return datum.NewInt(int64(os.Getpid())), nil
+			}}),
 		"pg_is_in_recovery": def(false, ov(tBool, constBool(false))),
 		"pg_postmaster_start_time": def(false, ov(tTS, func([]datum.Datum) (datum.Datum, error) {
 			return datum.NewTimestamp(startTime.UnixMicro()), nil
@@ -231,15 +242,6 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 		"obj_description":   def(false, ov(tText, describe, tOID), ov(tText, describe, tOID, tText)),
 		"col_description":   def(false, ov(tText, constNull, tOID, tInt4)),
 		"shobj_description": def(false, ov(tText, constNull, tOID, tText)),
-		"has_table_privilege": def(false, privilege, ov(tBool, constBool(true), tText, tText, tText),
-			ov(tBool, constBool(true), tOID, tText), ov(tBool, constBool(true), tText, tOID, tText)),
-		"has_schema_privilege": def(false, privilege, ov(tBool, constBool(true), tText, tText, tText),
-			ov(tBool, constBool(true), tOID, tText)),
-		"has_database_privilege": def(false, privilege, ov(tBool, constBool(true), tText, tText, tText)),
-		"has_column_privilege": def(false, ov(tBool, constBool(true), tText, tText, tText),
-			ov(tBool, constBool(true), tOID, tInt4, tText), ov(tBool, constBool(true), tOID, tText, tText)),
-		"has_function_privilege": def(false, privilege),
-		"pg_has_role":            def(false, privilege, ov(tBool, constBool(true), tText, tText, tText)),
 		"pg_relation_is_publishable": def(false, ov(tBool, constBool(false), tOID),
 			ov(tBool, constBool(false), tText)),
 		"pg_get_serial_sequence":          def(false, ov(tText, constNull, tText, tText)),
@@ -247,9 +249,6 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 		"pg_size_pretty": def(false, ov(tText, func(args []datum.Datum) (datum.Datum, error) {
 			return datum.NewString(sizePretty(args[0].Int())), nil
 		}, tInt8)),
-		"pg_relation_size":       def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
-		"pg_total_relation_size": def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
-		"pg_table_size":          def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
 		"pg_database_size": def(false, ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tText),
 			ov(tInt8, func([]datum.Datum) (datum.Datum, error) { return datum.NewInt(0), nil }, tOID)),
 		"current_setting": def(false,
@@ -381,6 +380,14 @@ func functions(e *engine.Engine) map[string]expr.FuncDef {
 			}
 			return datum.NewString(itoa(int64(oidArg(args[0])))), nil
 		}, tOID)),
+	}
+	known := func(name string) bool {
+		_, ok := expr.Builtins().Lookup(name)
+		_, mine := m[name]
+		return ok || mine
+	}
+	for name, d := range biFunctions(e, known) {
+		m[name] = d
 	}
 	return m
 }
@@ -530,17 +537,34 @@ func constraintDef(s *snapshot, oid uint32) string {
 	return "PRIMARY KEY (" + strings.Join(names, ", ") + ")"
 }
 
-// viewDef is pg_get_viewdef(oid): for a sink (shown as a view) the
-// statement that made it.
+// viewDef is pg_get_viewdef(oid). Sinks and the weir_* system tables are
+// shown as views; their definition is the statement that made the object
+// (or what it is) as comment lines, then a query of no rows with the
+// object's columns, so that a script made of it (pg_dump's CREATE VIEW
+// ... AS <definition>;) runs on PostgreSQL and creates a view of the same
+// shape.
 func viewDef(s *snapshot, oid uint32) datum.Datum {
 	r := s.byOID[oid]
 	if r == nil || r.kind != 'v' {
 		return datum.Null
 	}
-	if r.def == "" {
-		return datum.NewString(" -- " + r.weirKind + " " + r.name)
+	var b strings.Builder
+	what := r.def
+	if what == "" {
+		what = "Weir " + r.weirKind + " " + r.name
 	}
-	return datum.NewString(" " + r.def)
+	for _, line := range strings.Split(strings.TrimSpace(what), "\n") {
+		b.WriteString(" -- " + line + "\n")
+	}
+	b.WriteString(" SELECT ")
+	for i, c := range r.cols {
+		if i > 0 {
+			b.WriteString(",\n    ")
+		}
+		b.WriteString("NULL::" + formatType(typeOID(c.typ), -1) + " AS " + quoteIdent(c.name))
+	}
+	b.WriteString("\n  WHERE false;")
+	return datum.NewString(b.String())
 }
 
 func quoteLiteral(s string) string {

@@ -74,6 +74,8 @@ type column struct {
 type snapshot struct {
 	rels  []*relation
 	byOID map[uint32]*relation
+	// activity is the server's sessions (pg_stat_activity).
+	activity []engine.Activity
 }
 
 // virtualLister is implemented by engines that list their virtual tables
@@ -125,6 +127,9 @@ func schemaOID(schema string) uint32 {
 // sinks, primary-key indexes, and the virtual tables.
 func takeSnapshot(e *engine.Engine) *snapshot {
 	s := &snapshot{byOID: map[uint32]*relation{}}
+	if a := e.ActivitySource(); a != nil {
+		s.activity = a.Activity()
+	}
 	add := func(r *relation) {
 		s.rels = append(s.rels, r)
 		s.byOID[r.oid] = r

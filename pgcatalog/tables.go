@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/engine"
@@ -85,6 +86,8 @@ func toDatum(t datum.Type, v any) datum.Datum {
 		return numDatum(t, int64(x))
 	case float64:
 		return datum.NewFloat(x)
+	case time.Time:
+		return datum.NewTimestamp(x.UnixMicro())
 	}
 	panic(fmt.Sprintf("pgcatalog: value %T", v))
 }
@@ -105,6 +108,13 @@ func numDatum(t datum.Type, v int64) datum.Datum {
 func (d *tableDef) virtualTable() engine.VirtualTable {
 	cols := parseCols(d.cols)
 	rows := d.rows
+	// Catalogs with OIDs also have tableoid (PostgreSQL's system column,
+	// which pg_dump reads); here it is an ordinary last column.
+	tableOID := 0
+	if d.schema == "pg_catalog" && len(cols) > 0 && cols[0].Name == "oid" {
+		tableOID = int(virtualOID(d.schema, d.name, nil))
+		cols = append(cols, engine.Column{Name: "tableoid", Type: tOID})
+	}
 	return engine.VirtualTable{
 		Schema:  d.schema,
 		Name:    d.name,
@@ -113,6 +123,9 @@ func (d *tableDef) virtualTable() engine.VirtualTable {
 			raw := rows(takeSnapshot(e))
 			out := make([]datum.Row, len(raw))
 			for i, r := range raw {
+				if tableOID != 0 {
+					r = append(r[:len(r):len(r)], tableOID)
+				}
 				if len(r) != len(cols) {
 					panic(fmt.Sprintf("pgcatalog: %s.%s row has %d values for %d columns", d.schema, d.name, len(r), len(cols)))
 				}
@@ -424,7 +437,25 @@ var tableDefs = []*tableDef{
 		usename name, application_name text, client_addr text, client_hostname text, client_port int4,
 		backend_start timestamptz, xact_start timestamptz, query_start timestamptz, state_change timestamptz,
 		wait_event_type text, wait_event text, state text, backend_xid xid, backend_xmin xid, query_id int8,
-		query text, backend_type text`, empty},
+		query text, backend_type text`,
+		func(s *snapshot) [][]any {
+			var out [][]any
+			for _, a := range s.activity {
+				var qs, addr, port any
+				if !a.QueryStart.IsZero() {
+					qs = a.QueryStart
+				}
+				if a.ClientAddr != "" {
+					addr, port = a.ClientAddr, a.ClientPort
+				}
+				out = append(out, []any{oidDatabase, a.Database, a.PID, nil, oidOwner,
+					a.User, a.Application, addr, nil, port,
+					a.BackendStart, nil, qs, qs,
+					nil, nil, a.State, nil, nil, nil,
+					a.Query, "client backend"})
+			}
+			return out
+		}},
 	{"pg_catalog", "pg_matviews", `schemaname name, matviewname name, matviewowner name, tablespace name,
 		hasindexes bool, ispopulated bool, definition text`, empty},
 	{"pg_catalog", "pg_tables", `schemaname name, tablename name, tableowner name, tablespace name,

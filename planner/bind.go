@@ -858,6 +858,31 @@ func (b *binder) bindJoin(j *sql.Join, outer *scope) (Node, *scope, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if tf, ok := j.Right.(*sql.TableFunc); ok && (j.Kind == "INNER" || j.Kind == "" || j.Kind == "CROSS") && len(j.Using) == 0 {
+		// [CROSS] JOIN [LATERAL] f(left columns) [ON c]: the function runs
+		// over each left row (like a function after a comma), then ON
+		// filters.
+		n, s, err := b.bindTableFunc(tf, l, &scope{cols: ls.cols, outer: outer}, outer)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := checkDuplicateAliases(ls, &scope{cols: s.cols[len(ls.cols):]}, j.Right); err != nil {
+			return nil, nil, err
+		}
+		sc := &scope{cols: s.cols, outer: outer}
+		if j.On == nil {
+			if j.Kind != "CROSS" {
+				return nil, nil, errAt(j.Pos, pgerr.SyntaxError, "JOIN requires an ON or USING clause")
+			}
+			return n, sc, nil
+		}
+		ctx := &exprCtx{b: b, sc: sc, clause: "JOIN conditions"}
+		on, err := ctx.bindBool(j.On, "JOIN/ON")
+		if err != nil {
+			return nil, nil, err
+		}
+		return &Filter{Input: n, Pred: on}, sc, nil
+	}
 	r, rs, err := b.bindTableExpr(j.Right, outer)
 	if err != nil {
 		return nil, nil, err

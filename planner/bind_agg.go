@@ -400,6 +400,19 @@ func (a *aggBinder) bindAggCall(f *sql.FuncCall) (expr.Expr, error) {
 	if agg.Arg != nil {
 		k += exprKey(agg.Arg)
 	}
+	if len(f.OrderBy) > 0 && (agg.Fn == "array_agg" || agg.Fn == "string_agg") {
+		// The order only matters to the aggregates that collect their
+		// inputs; the others ignore it, as their results are the same.
+		for _, o := range f.OrderBy {
+			e, err := ctx.bind(o.Expr)
+			if err != nil {
+				return nil, err
+			}
+			sk := sortKey(0, o)
+			agg.Order = append(agg.Order, expr.AggOrder{Expr: e, Desc: sk.Desc, NullsFirst: sk.NullsFirst})
+			k += "|" + exprKey(e) + boolKey(sk.Desc) + boolKey(sk.NullsFirst)
+		}
+	}
 	i, ok := a.aggKeys[k]
 	if !ok {
 		a.aggs = append(a.aggs, agg)

@@ -25,13 +25,9 @@ func (b *binder) bindTableFunc(t *sql.TableFunc, in Node, left *scope, outer *sc
 	if t.Func.Over != nil || t.Func.Star || t.Func.Distinct {
 		return nil, nil, errAt(t.Pos, pgerr.SyntaxError, "syntax error in FROM function %s", t.Func.Name)
 	}
-	if !expr.IsSetFunc(t.Func.Name) {
-		name := strings.TrimPrefix(t.Func.Name, "pg_catalog.")
-		if expr.IsAggregate(name) {
-			return nil, nil, errAt(t.Pos, pgerr.GroupingError, "aggregate functions are not allowed in functions in FROM")
-		}
-		return nil, nil, errAt(t.Pos, pgerr.FeatureNotSupported,
-			"function %s is not supported in FROM (set-returning functions are: generate_series, unnest, generate_subscripts)", t.Func.Name)
+	scalar := !expr.IsSetFunc(t.Func.Name)
+	if scalar && expr.IsAggregate(strings.TrimPrefix(t.Func.Name, "pg_catalog.")) {
+		return nil, nil, errAt(t.Pos, pgerr.GroupingError, "aggregate functions are not allowed in functions in FROM")
 	}
 	if in == nil {
 		in = &Values{Rows: [][]expr.Expr{{}}}
@@ -39,17 +35,31 @@ func (b *binder) bindTableFunc(t *sql.TableFunc, in Node, left *scope, outer *sc
 	}
 	argScope := &scope{cols: left.cols, outer: outer}
 	ctx := &exprCtx{b: b, sc: argScope, clause: "functions in FROM"}
-	args, err := ctx.bindList(t.Func.Args)
-	if err != nil {
-		return nil, nil, err
+	var call *expr.SetCall
+	if scalar {
+		// A scalar function in FROM is a table of one row (FROM
+		// string_to_array('a,b', ',') AS a).
+		e, err := ctx.bind(t.Func)
+		if err != nil {
+			return nil, nil, err
+		}
+		name := t.Func.Name
+		call = expr.ScalarSetCall(name[strings.LastIndexByte(name, '.')+1:], e)
+	} else {
+		args, err := ctx.bindList(t.Func.Args)
+		if err != nil {
+			return nil, nil, err
+		}
+		if call, err = expr.ResolveSetFunc(t.Func.Name, args); err != nil {
+			return nil, nil, positioned(err, t.Pos)
+		}
 	}
-	call, err := expr.ResolveSetFunc(t.Func.Name, args)
-	if err != nil {
-		return nil, nil, positioned(err, t.Pos)
+	if t.Ordinality {
+		call.WithOrdinality()
 	}
 	qual := t.Alias
 	if qual == "" {
-		qual = call.Fn[strings.LastIndexByte(call.Fn, '.')+1:]
+		qual = t.Func.Name[strings.LastIndexByte(t.Func.Name, '.')+1:]
 	}
 	names := make([]string, len(call.Cols))
 	for i, c := range call.Cols {

@@ -121,6 +121,9 @@ func planExprs(n Node) []expr.Expr {
 		es := append([]expr.Expr(nil), x.GroupBy...)
 		for _, a := range x.Aggs {
 			es = append(es, a.Arg)
+			for _, o := range a.Order {
+				es = append(es, o.Expr)
+			}
 		}
 		return es
 	case *Values:

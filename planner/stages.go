@@ -334,6 +334,9 @@ func (p *jobPlanner) checkExprs(n Node) error {
 			if a.Arg != nil {
 				es = append(es, a.Arg)
 			}
+			if a.Order != nil {
+				return p.errorf(pgerr.FeatureNotSupported, "ORDER BY in aggregate calls is not supported in jobs yet")
+			}
 		}
 	}
 	for _, e := range es {

@@ -1,8 +1,11 @@
 package query
 
 import (
+	"slices"
+
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
+	"github.com/weir-sql/weir/plan"
 	"github.com/weir-sql/weir/planner"
 )
 
@@ -24,9 +27,19 @@ func (r *runner) execAggregate(n *planner.Aggregate, emit emitFunc) error {
 		return err
 	}
 	argEvals := make([]evaluator, len(n.Aggs))
+	orderEvals := make([][]evaluator, len(n.Aggs)) // aggregates with ORDER BY
+	ordered := false
 	for i, a := range n.Aggs {
 		if a == nil {
 			return internalf("nil aggregate")
+		}
+		for _, o := range a.Order {
+			ev, err := r.compile(o.Expr)
+			if err != nil {
+				return err
+			}
+			orderEvals[i] = append(orderEvals[i], ev)
+			ordered = true
 		}
 		if a.Arg == nil {
 			continue
@@ -35,6 +48,11 @@ func (r *runner) execAggregate(n *planner.Aggregate, emit emitFunc) error {
 			return err
 		}
 	}
+	// An aggregate with ORDER BY collects its inputs with their sort keys
+	// per group (pending[group][agg]: rows of value, keys...) and is fed
+	// them in order when the group's result is made.
+	var pending [][][]datum.Row
+	var singlePending [][]datum.Row
 	factory := expr.NewAccSet(n.Aggs)
 	groups := newRowTable()
 	var accs []expr.AccSet // by group id
@@ -46,8 +64,13 @@ func (r *runner) execAggregate(n *planner.Aggregate, emit emitFunc) error {
 	}
 	err = r.exec(n.Input, func(row datum.Row) error {
 		var as expr.AccSet
+		var pend [][]datum.Row
 		if nk == 0 {
 			as = single
+			if ordered && singlePending == nil {
+				singlePending = make([][]datum.Row, len(n.Aggs))
+			}
+			pend = singlePending
 		} else {
 			for i, ev := range keyEvals {
 				d, err := ev(row)
@@ -61,8 +84,14 @@ func (r *runner) execAggregate(n *planner.Aggregate, emit emitFunc) error {
 			if id < 0 {
 				id = groups.insertHashed(key.Copy(), h)
 				accs = append(accs, factory.New())
+				if ordered {
+					pending = append(pending, make([][]datum.Row, len(n.Aggs)))
+				}
 			}
 			as = accs[id]
+			if ordered {
+				pend = pending[id]
+			}
 		}
 		for i, ev := range argEvals {
 			v := countStarArg
@@ -72,6 +101,19 @@ func (r *runner) execAggregate(n *planner.Aggregate, emit emitFunc) error {
 					return err
 				}
 				v = d
+			}
+			if oe := orderEvals[i]; oe != nil {
+				item := make(datum.Row, 1+len(oe))
+				item[0] = v
+				for j, ev := range oe {
+					d, err := ev(row)
+					if err != nil {
+						return err
+					}
+					item[1+j] = d
+				}
+				pend[i] = append(pend[i], item)
+				continue
 			}
 			if err := as.Add(i, v); err != nil {
 				return err
@@ -87,7 +129,22 @@ func (r *runner) execAggregate(n *planner.Aggregate, emit emitFunc) error {
 	if windowed {
 		width += 2
 	}
-	result := func(key datum.Row, as expr.AccSet) error {
+	result := func(key datum.Row, as expr.AccSet, pend [][]datum.Row) error {
+		for i, items := range pend {
+			if items == nil {
+				continue
+			}
+			keys := make([]plan.SortKey, len(n.Aggs[i].Order))
+			for j, o := range n.Aggs[i].Order {
+				keys[j] = plan.SortKey{Col: 1 + j, Desc: o.Desc, NullsFirst: o.NullsFirst}
+			}
+			slices.SortStableFunc(items, func(a, b datum.Row) int { return compareKeys(a, b, keys) })
+			for _, it := range items {
+				if err := as.Add(i, it[0]); err != nil {
+					return err
+				}
+			}
+		}
 		out := make(datum.Row, nk, width)
 		copy(out, key)
 		out = as.AppendResults(out)
@@ -101,10 +158,14 @@ func (r *runner) execAggregate(n *planner.Aggregate, emit emitFunc) error {
 	if nk == 0 {
 		// A windowed aggregation always groups by its window; without
 		// keys it is a global aggregate: one row, even over no input.
-		return result(nil, single)
+		return result(nil, single, singlePending)
 	}
 	for id, key := range groups.rows {
-		if err := result(key, accs[id]); err != nil {
+		var pend [][]datum.Row
+		if ordered {
+			pend = pending[id]
+		}
+		if err := result(key, accs[id], pend); err != nil {
 			return err
 		}
 	}

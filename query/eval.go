@@ -310,7 +310,7 @@ func inRows(x datum.Datum, rows []datum.Row, not bool) datum.Datum {
 }
 
 func (r *runner) compileEnv() *expr.Env {
-	return &expr.Env{Now: r.now, Funcs: r.env.Funcs, Settings: r.env.Settings}
+	return &expr.Env{Now: r.now, Funcs: r.env.Funcs, Settings: r.env.Settings, SetSetting: r.env.SetSetting}
 }
 
 // compile prepares and compiles a scalar expression.

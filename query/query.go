@@ -38,6 +38,9 @@ type Env struct {
 	// the session (current_user reads session_authorization; see
 	// expr.Overload.EvalSettings). Nil: none are set.
 	Settings func(name string) (string, bool)
+	// SetSetting changes a session setting (set_config). Nil: such calls
+	// fail.
+	SetSetting func(name, value string) error
 }
 
 // checkEvery is how many rows pass between two looks at ctx.

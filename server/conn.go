@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,7 +58,45 @@ type conn struct {
 		// pending is a cancel cause that arrived while no statement ran
 		// but the connection is going away (it is applied to the next one).
 		closing error
+		// activity is what pg_stat_activity shows of the connection.
+		started    time.Time
+		query      string
+		queryStart time.Time
+		active     bool
 	}
+}
+
+// beginQuery records the statement the connection starts running, for
+// pg_stat_activity; endQuery marks it finished (the text stays, as in
+// PostgreSQL).
+func (c *conn) beginQuery(text string) {
+	c.mu.Lock()
+	c.mu.query, c.mu.queryStart, c.mu.active = text, time.Now(), true
+	c.mu.Unlock()
+}
+
+func (c *conn) endQuery() {
+	c.mu.Lock()
+	c.mu.active = false
+	c.mu.Unlock()
+}
+
+// activity describes the connection for pg_stat_activity.
+func (c *conn) activity() engine.Activity {
+	a := engine.Activity{PID: int32(c.pid), User: c.user, Database: c.database}
+	if c.sess != nil {
+		a.Application, _ = c.sess.Setting("application_name")
+	}
+	if addr, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+		a.ClientAddr, a.ClientPort = addr.IP.String(), addr.Port
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	a.BackendStart, a.QueryStart, a.Query, a.State = c.mu.started, c.mu.queryStart, c.mu.query, "idle"
+	if c.mu.active {
+		a.State = "active"
+	}
+	return a
 }
 
 // Causes of a statement's cancellation.
@@ -203,6 +242,8 @@ func (c *conn) login(m *pgproto3.StartupMessage) error {
 		return err
 	}
 	c.srv.register(c)
+	// pg_backend_pid() reads it (see pgcatalog).
+	_ = c.sess.SetSetting("weir.backend_pid", strconv.FormatUint(uint64(c.pid), 10))
 	c.reportParams(true)
 	c.send(&pgproto3.BackendKeyData{ProcessID: c.pid, SecretKey: c.secret[:]})
 	c.send(&pgproto3.ReadyForQuery{TxStatus: 'I'})

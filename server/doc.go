@@ -25,9 +25,13 @@
 //     per-connection prepared statements and portals (row limits suspend a
 //     portal; after an error everything up to Sync is skipped); copy.go is
 //     the COPY sub-protocol (FROM STDIN in text, CSV and binary; TO
-//     STDOUT). The wire layer itself answers what belongs to the
-//     connection: transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT,
-//     see below), DEALLOCATE, DISCARD, and the parsing of COPY (sqlscan.go
+//     STDOUT). Config.LogStatement sees every statement and its error
+//     (weir serve -log-statements; the client-corpus tests record what
+//     pgcli, SQLAlchemy, pg_dump and pgjdbc send into testdata/clients).
+//     The wire layer itself answers what belongs to the connection:
+//     transaction control (BEGIN/COMMIT/ROLLBACK/SAVEPOINT, see below),
+//     DEALLOCATE, DISCARD, LOCK TABLE (accepted in a block once the tables
+//     are found: Weir has no locks), and the parsing of COPY (sqlscan.go
 //     and copystmt.go: a lexical scanner, so that psql's, pgx's and
 //     legacy COPY spellings all work). Everything else goes to the session
 //     (engine.SessionAPI).
@@ -35,6 +39,14 @@
 //     binary format the client asked for, by the type announced in
 //     RowDescription, with PostgreSQL's type OIDs; parameters and binary
 //     COPY fields are decoded by their declared or inferred type.
+//
+// # Sessions seen from SQL
+//
+// A server that serves the engine (EngineBackend) is its
+// engine.ActivitySource: pg_stat_activity lists each connection (process
+// id, user, client address, the running or last statement and its state)
+// and pg_cancel_backend cancels a connection's statement as a
+// CancelRequest would.
 //
 // # The one rule: the reader never blocks on SQL
 //

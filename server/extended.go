@@ -46,6 +46,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 		}
 	}
 	ps, err := c.prepare(m.Query, m.ParameterOIDs)
+	c.logStatement(m.Query, err)
 	if err != nil {
 		return &queryErr{err: err, query: m.Query}
 	}
@@ -76,7 +77,7 @@ func (c *conn) prepare(query string, oids []uint32) (*prepStmt, error) {
 	p := pieces[0]
 	ps.kind = classify(p.text)
 	switch ps.kind {
-	case kindBegin, kindCommit, kindRollback, kindSavepoint, kindDeallocate, kindDiscard:
+	case kindBegin, kindCommit, kindRollback, kindSavepoint, kindDeallocate, kindDiscard, kindLock:
 		return ps, nil
 	case kindCopy:
 		spec, err := parseCopy(p.text)
@@ -303,15 +304,18 @@ func (c *conn) execute(m *pgproto3.Execute) error {
 		return nil
 	}
 	if p.result == nil {
+		c.beginQuery(ps.query)
 		ctx, done := c.statementContext()
 		res, err := c.sess.ExecPrepared(ctx, ps.prepared, p.params)
 		err = stmtError(ctx, err)
 		done()
+		c.endQuery()
 		if ps.kind == kindSet {
 			c.reportParams(false)
 		}
 		if err != nil {
 			p.done = true
+			c.logStatement(ps.query, err)
 			return &queryErr{err: err, query: ps.query}
 		}
 		p.result = res

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,6 +59,12 @@ type Config struct {
 	// AuthTimeout bounds the startup and authentication exchange (default
 	// one minute, PostgreSQL's authentication_timeout).
 	AuthTimeout time.Duration
+	// LogStatement, when set, is called with the text of every statement
+	// a client sends (each statement of a simple query as it runs, each
+	// Parse message's query) and the error it ended with (nil on
+	// success). The client-corpus tests record what real programs send
+	// with it. It is called from connection goroutines, concurrently.
+	LogStatement func(text string, err error)
 }
 
 // Defaults.
@@ -125,6 +132,9 @@ func New(cfg Config) *Server {
 		cfg.Logf = func(string, ...any) {}
 	}
 	s := &Server{cfg: cfg, stopping: make(chan struct{})}
+	if eb, ok := cfg.Backend.(engineBackend); ok {
+		eb.e.SetActivitySource(s)
+	}
 	s.mu.listeners = map[net.Listener]struct{}{}
 	s.mu.conns = map[*conn]struct{}{}
 	s.mu.byPID = map[uint32]*conn{}
@@ -244,6 +254,9 @@ func (s *Server) untrack(c *conn) {
 
 // register makes c reachable by CancelRequest; it picks c's process id.
 func (s *Server) register(c *conn) {
+	c.mu.Lock()
+	c.mu.started = time.Now()
+	c.mu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -254,6 +267,36 @@ func (s *Server) register(c *conn) {
 			return
 		}
 	}
+}
+
+// Activity lists the connections that have started a session (for
+// pg_stat_activity), by process id.
+func (s *Server) Activity() []engine.Activity {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.mu.byPID))
+	for _, c := range s.mu.byPID {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	out := make([]engine.Activity, 0, len(conns))
+	for _, c := range conns {
+		out = append(out, c.activity())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out
+}
+
+// CancelBackend cancels the statement running on the connection with
+// process id pid (pg_cancel_backend); false if there is none.
+func (s *Server) CancelBackend(pid int32) bool {
+	s.mu.Lock()
+	c := s.mu.byPID[uint32(pid)]
+	s.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.cancelStatement(errCancelRequest)
+	return true
 }
 
 // cancelRequest handles a CancelRequest: the statement running on the

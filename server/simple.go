@@ -42,13 +42,22 @@ func (c *conn) simpleQuery(q string) {
 		}
 	}
 	for _, p := range pieces {
-		if err := c.simpleStatement(p); err != nil {
+		err := c.simpleStatement(p)
+		c.logStatement(p.text, err)
+		if err != nil {
 			c.reportQueryError(err, q, p.offset)
 			return
 		}
 		if c.werr != nil || c.fatal {
 			return
 		}
+	}
+}
+
+// logStatement passes a statement and its outcome to Config.LogStatement.
+func (c *conn) logStatement(text string, err error) {
+	if c.srv.cfg.LogStatement != nil {
+		c.srv.cfg.LogStatement(text, err)
 	}
 }
 
@@ -76,7 +85,7 @@ func (c *conn) simpleStatement(p stmtPiece) error {
 		return errAbortedBlock()
 	}
 	switch kind {
-	case kindBegin, kindCommit, kindRollback, kindSavepoint, kindDeallocate, kindDiscard:
+	case kindBegin, kindCommit, kindRollback, kindSavepoint, kindDeallocate, kindDiscard, kindLock:
 		tag, err := c.localStatement(kind, p.text)
 		if err != nil {
 			return err
@@ -90,10 +99,12 @@ func (c *conn) simpleStatement(p stmtPiece) error {
 		}
 		return c.runCopy(spec)
 	}
+	c.beginQuery(p.text)
 	ctx, done := c.statementContext()
 	results, err := c.sess.Exec(ctx, p.text)
 	err = stmtError(ctx, err)
 	done()
+	c.endQuery()
 	for _, r := range results {
 		if serr := c.sendSimpleResult(r); serr != nil {
 			return serr
@@ -195,9 +206,65 @@ func (c *conn) localStatement(kind stmtKind, text string) (string, error) {
 			return "DISCARD " + strings.ToUpper(w[1]), nil
 		}
 		return "", pgerr.New(pgerr.SyntaxError, "syntax error at or near %q", w[1])
+	case kindLock:
+		return c.lock(text)
 	}
 	return "", pgerr.New(pgerr.InternalError, "not a local statement")
 }
+
+// lock handles LOCK TABLE (pg_dump locks every table it dumps). Weir has
+// no locks: every statement takes effect alone. As in PostgreSQL it needs
+// a transaction block, and every table named must exist (checked with
+// the ::regclass cast, 42P01 when missing).
+func (c *conn) lock(text string) (string, error) {
+	if c.txn == 'I' {
+		return "", pgerr.New("25P01", "LOCK TABLE can only be used in transaction blocks")
+	}
+	names := lockedTables(text)
+	if len(names) == 0 {
+		return "", pgerr.New(pgerr.SyntaxError, "syntax error at end of input")
+	}
+	for _, n := range names {
+		ctx, done := c.statementContext()
+		_, err := c.sess.Exec(ctx, "SELECT "+quoteLiteralSQL(n)+"::regclass")
+		done()
+		if err != nil {
+			return "", err
+		}
+	}
+	return "LOCK TABLE", nil
+}
+
+// lockedTables returns the table names of a LOCK statement, as written.
+func lockedTables(text string) []string {
+	rest := strings.TrimSpace(text)
+	rest = strings.TrimRight(rest, "; \t\n")
+	rest = rest[len("lock"):]
+	lower := strings.ToLower(rest)
+	for _, kw := range []string{" table ", " only "} {
+		if strings.HasPrefix(lower+" ", kw) {
+			rest, lower = rest[len(kw)-1:], lower[len(kw)-1:]
+		}
+		lower = strings.TrimLeft(lower, " \t\n")
+		rest = strings.TrimLeft(rest, " \t\n")
+		lower, rest = " "+lower, " "+rest
+	}
+	if i := strings.Index(lower, " in "); i >= 0 {
+		rest = rest[:i]
+	} else if i := strings.Index(lower, " nowait"); i >= 0 {
+		rest = rest[:i]
+	}
+	var out []string
+	for _, n := range strings.Split(rest, ",") {
+		n = strings.TrimSuffix(strings.TrimSpace(n), "*")
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func quoteLiteralSQL(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // endBlock leaves a transaction block; its portals close with it.
 func (c *conn) endBlock() {

@@ -305,6 +305,7 @@ const (
 	kindSet                 // SET, RESET (may change reported parameters)
 	kindDeallocate          // DEALLOCATE [PREPARE] name | ALL
 	kindDiscard             // DISCARD ALL
+	kindLock                // LOCK [TABLE] name [, ...] [IN mode MODE] [NOWAIT]
 )
 
 func classify(text string) stmtKind {
@@ -342,6 +343,8 @@ func classify(text string) stmtKind {
 		return kindDeallocate
 	case "discard":
 		return kindDiscard
+	case "lock":
+		return kindLock
 	}
 	return kindOther
 }

@@ -323,10 +323,11 @@ type Subquery struct {
 // TableFunc is a set-returning function in FROM other than the window
 // functions: generate_series(1, 3) AS g(n), unnest(arr).
 type TableFunc struct {
-	Func    *FuncCall
-	Alias   string
-	Columns []string
-	Pos     Pos
+	Func       *FuncCall
+	Alias      string
+	Columns    []string
+	Ordinality bool // WITH ORDINALITY: a last column numbering the rows
+	Pos        Pos
 }
 
 func (*TableFunc) tableExpr() {}
@@ -391,6 +392,7 @@ type FuncCall struct {
 	Distinct bool
 	Star     bool
 	Filter   Expr        // agg FILTER (WHERE ...)
+	OrderBy  []OrderItem // agg(x ORDER BY ...): the order the aggregate sees its rows in
 	Over     *WindowSpec // window function call: f(...) OVER (...)
 	Pos      Pos
 }

@@ -653,7 +653,7 @@ func (c *converter) tableFunc(ref tfuncRef) (TableExpr, error) {
 	pos := c.p.pos(ref.pos)
 	kind := strings.ToUpper(ref.name)
 	if kind != "TUMBLE" && kind != "HOP" {
-		return &TableFunc{Func: &FuncCall{Name: ref.name, Args: args, Pos: pos}, Alias: ref.alias, Columns: ref.cols, Pos: pos}, nil
+		return &TableFunc{Func: &FuncCall{Name: ref.name, Args: args, Pos: pos}, Alias: ref.alias, Columns: ref.cols, Ordinality: ref.ord, Pos: pos}, nil
 	}
 	if ref.cols != nil {
 		return nil, c.p.errAt(ref.pos, pgerr.FeatureNotSupported, "column aliases on %s are not supported", kind)
@@ -822,6 +822,9 @@ func (c *converter) expr(n ast.ExprNode) (Expr, error) {
 			return nil, c.unsupported(n.OriginTextPosition(), "ORDER BY in aggregates is not supported")
 		}
 		fc := &FuncCall{Name: strings.ToLower(n.F), Distinct: n.Distinct, Pos: pos}
+		if err := c.aggOrder(fc, n.OriginTextPosition()); err != nil {
+			return nil, err
+		}
 		// TiDB reads stddev/std/variance with MySQL's meaning (population);
 		// PostgreSQL's are the sample versions.
 		switch c.origWord(n.OriginTextPosition()) {
@@ -1137,5 +1140,28 @@ func (c *converter) funcCall(n *ast.FuncCallExpr, pos Pos) (Expr, error) {
 	if fc.Args, err = c.exprs(n.Args); err != nil {
 		return nil, err
 	}
+	if err := c.aggOrder(fc, n.OriginTextPosition()); err != nil {
+		return nil, err
+	}
 	return fc, c.filter(fc, n.OriginTextPosition())
+}
+
+// aggOrder reads an aggregate's ORDER BY (its side statement SELECT 1
+// ORDER BY ...) into fc.OrderBy.
+func (c *converter) aggOrder(fc *FuncCall, off int) error {
+	t, _ := c.r.at(off)
+	if t.order == 0 {
+		return nil
+	}
+	k := t.order - 1
+	if k < 0 || k >= len(c.sides) {
+		return c.p.syntaxErrAt(0)
+	}
+	sel, ok := c.sides[k].(*ast.SelectStmt)
+	if !ok || sel.OrderBy == nil || sel.From != nil {
+		return c.p.errAt(t.orig, pgerr.SyntaxError, "syntax error in the ORDER BY of %s", fc.Name)
+	}
+	var err error
+	fc.OrderBy, err = c.orderBy(sel.OrderBy)
+	return err
 }

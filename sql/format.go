@@ -526,6 +526,9 @@ func (w *fmtWriter) tableExpr(te TableExpr, nested bool) {
 		w.p("(")
 		w.exprList(t.Func.Args)
 		w.p(")")
+		if t.Ordinality {
+			w.p(" WITH ORDINALITY")
+		}
 		w.alias(t.Alias, t.Columns)
 	case *Subquery:
 		w.p("(")
@@ -750,6 +753,10 @@ func (w *fmtWriter) funcCall(e *FuncCall) {
 		w.p("*")
 	} else {
 		w.exprList(e.Args)
+	}
+	if e.OrderBy != nil {
+		w.p(" ORDER BY ")
+		w.orderItems(e.OrderBy)
 	}
 	w.p(")")
 	if e.Filter != nil {

@@ -41,6 +41,7 @@ type otok struct {
 	slot   int  // 1-based index into rewriter.slots for '?'
 	nulls  int8 // on an ORDER BY item's first token: 1 NULLS FIRST, 2 NULLS LAST
 	filter int  // on a function name: 1-based side statement of FILTER (WHERE ...)
+	order  int  // on a function name: 1-based side statement "SELECT 1 ORDER BY ..." of an aggregate's ORDER BY
 	sel    bool // a SELECT keyword
 	eoi    bool // the separator after the main statement (end of input)
 }
@@ -64,6 +65,7 @@ type tfuncRef struct {
 	cols    []string
 	full    bool
 	namePos int
+	ord     bool // WITH ORDINALITY
 }
 
 type derivedRef struct {
@@ -789,7 +791,20 @@ func (r *rewriter) word(i, hi int, f *frame) (int, error) {
 		}
 		r.returning = k + 1
 		return hi, nil
-	case "lateral", "similar", "natural":
+	case "lateral":
+		// LATERAL before a function call in FROM changes nothing: functions
+		// in FROM may read the FROM items before them anyway.
+		if f.from == 1 && (next.kind == tIdent || next.kind == tQIdent) {
+			k := i + 2
+			if r.p.tok(k).isPunct(".") {
+				k += 2
+			}
+			if r.p.tok(k).isPunct("(") && k < hi {
+				return i + 1, nil
+			}
+		}
+		return i, r.p.errAt(t.pos, pgerr.FeatureNotSupported, "LATERAL subqueries are not supported (LATERAL functions are)")
+	case "similar", "natural":
 		return i, r.p.errAt(t.pos, pgerr.FeatureNotSupported, "%s is not supported", strings.ToUpper(w))
 	default:
 		if niladic[w] {
@@ -1135,9 +1150,24 @@ func (r *rewriter) call(i int, parts []string, k, hi int, f *frame) (int, error)
 		} else if t.kind == tIdent && aggNames[base] {
 			name = base
 		}
+		// An aggregate's ORDER BY (array_agg(x ORDER BY y DESC)) goes to a
+		// side statement SELECT 1 ORDER BY y DESC.
+		end, order := j, 0
+		if o := r.findTop(k+1, j, func(t token) bool { return t.isWord("order") }); o > k+1 && r.p.tok(o+1).isWord("by") {
+			side, serr := r.side(o, j, func(sf *frame, lo, hi int) error {
+				r.emit(sf, "1", r.toks[lo].pos)
+				sf.kind = fQuery
+				return r.seq(lo, hi, sf)
+			})
+			if serr != nil {
+				return i, serr
+			}
+			end, order = o, side+1
+		}
 		nameTok = r.emit(f, name, t.pos)
+		nameTok.order = order
 		r.emit(f, "(", r.toks[k].pos)
-		err = r.seq(k+1, j, &frame{kind: fExpr, prim: -1})
+		err = r.seq(k+1, end, &frame{kind: fExpr, prim: -1})
 	}
 	if err != nil {
 		return i, err
@@ -1293,6 +1323,10 @@ func (r *rewriter) tableFunc(i, k, hi int, f *frame) (int, error) {
 		return i, err
 	}
 	ref.side = side
+	if r.p.tok(j+1).isWord("with") && r.p.tok(j+2).isWord("ordinality") && j+2 < hi {
+		ref.ord = true
+		j += 2
+	}
 	alias, cols, next, err := r.alias(j+1, hi)
 	if err != nil {
 		return i, err

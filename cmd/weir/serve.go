@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	usersFile := fs.String("users", "", "file of user:password lines (SCRAM-SHA-256)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate file")
 	tlsKey := fs.String("tls-key", "", "TLS key file")
+	logStatements := fs.Bool("log-statements", false, "log every statement clients send, and its error, to stderr (like PostgreSQL's log_statement = all)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: weir serve [--data DIR] [--listen ADDR] [--http ADDR]\n\n"+
 			"Serves the Postgres wire protocol (psql, drivers, BI tools). SIGTERM shuts down cleanly:\n"+
@@ -67,8 +69,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	pgcatalog.Register(e)
-	srv := server.New(server.Config{Listen: *listen, Backend: server.EngineBackend(e), Password: *password, Users: users,
-		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, Logf: logf})
+	cfg := server.Config{Listen: *listen, Backend: server.EngineBackend(e), Password: *password, Users: users,
+		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey, Logf: logf}
+	if *logStatements {
+		var mu sync.Mutex
+		cfg.LogStatement = func(text string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(stderr, "statement: %s\n", text)
+			if err != nil {
+				fmt.Fprintf(stderr, "error: %v\n", err)
+			}
+		}
+	}
+	srv := server.New(cfg)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "weir serve:", err)
