@@ -225,6 +225,8 @@ func OpenSource(cfg SourceConfig, env Env) (Source, error) {
 		return openNexmark(cfg, env)
 	case "kafka":
 		return openKafkaSource(cfg, env)
+	case "nats":
+		return openNatsSource(cfg, env)
 	}
 	return nil, pgerr.New(pgerr.InvalidParameterValue, "unknown source connector %q", cfg.Connector).
 		WithHint("Sources support connector = 'log', 'file', 'datagen', 'nexmark', 'kafka' or 'nats'.")
