@@ -24,7 +24,7 @@
 // partition" or the committed position: one past the last committed
 // record, i.e. a Reader's NextOffset. Offsets are stable record ids:
 //
-//	log      the append sequence number (one partition)
+//	log      the append sequence number within its partition
 //	file     the byte offset of the record's first byte; partitions are
 //	         byte ranges cut at record starts (bounded)
 //	datagen  the global row number i; partition p of n yields i ≡ p (mod n)
