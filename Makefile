@@ -29,6 +29,8 @@ lint:
 # queries (nexmark/bench_test.go) also report peak RSS and write a CPU
 # profile per query to $NEXMARK_PROFILE_DIR (default /tmp).
 bench: build
+	# Engine jobs, BenchmarkKafkaTumble included (Kafka JSON over 4
+	# partitions -> TUMBLE count per key; the kfake broker in its own process).
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./engine/
 	# Executor: fingerprint admission, and the autoscaler's worker count
 	# over a load that rises and falls (a table on stdout).

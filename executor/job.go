@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/binary"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +90,7 @@ type stageRT struct {
 	source  connector.Source
 	live    atomic.Int32 // workers still running
 
-	nparts  int      // source stages: partitions
+	nparts  int      // source stages: partitions (grows only under the lifecycle semaphore: partitions.go)
 	nb      int      // keyed stages: buckets
 	inboxes []*inbox // keyed stages: per bucket
 	table   unitTable
@@ -101,6 +102,12 @@ func newJob(x *Executor, jplan *plan.JobPlan, meta JobMeta) (*Job, error) {
 	j.mu.state = StateRunning
 	j.mu.progress = make(chan struct{})
 	j.startedAt = x.cfg.Env.Clock.Now().UnixMicro()
+	built := false
+	defer func() {
+		if !built {
+			j.closeSources() // a source holding connections (kafka)
+		}
+	}()
 	byID := map[int]*stageRT{}
 	for _, sp := range jplan.Stages {
 		st := &stageRT{plan: sp, job: j}
@@ -174,7 +181,17 @@ func newJob(x *Executor, jplan *plan.JobPlan, meta JobMeta) (*Job, error) {
 		}
 	}
 	j.scale = newScaler(j)
+	built = true
 	return j, nil
+}
+
+// closeSources closes the stages' sources that hold resources (io.Closer).
+func (j *Job) closeSources() {
+	for _, st := range j.stages {
+		if c, ok := st.source.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
 }
 
 // loadQueue puts the stage's committed, unconsumed queue entries into its
@@ -251,6 +268,7 @@ func (j *Job) setupStage(st *stageRT, workers int) error {
 	}
 	n := 0
 	haveTable := false
+	var starts []int64 // first start: the partitions' starting positions
 	if ok && len(v) == 4 {
 		n = int(binary.BigEndian.Uint32(v))
 		tv, ok, err := store.Get(tkey)
@@ -278,6 +296,9 @@ func (j *Job) setupStage(st *stageRT, workers int) error {
 			for p := 0; p < n; p++ {
 				st.table.Units = append(st.table.Units, unit{ID: uint32(p), Part: int32(p), Hi: -1, Worker: int32(p % workers)})
 			}
+			if starts, err = startOffsets(st.source, n); err != nil {
+				return err
+			}
 		} else if n == 0 {
 			n = defaultBuckets
 			if st.plan.Parallelism == 1 && j.plan.Options.Parallelism != 1 {
@@ -295,6 +316,10 @@ func (j *Job) setupStage(st *stageRT, workers int) error {
 		b := store.NewBatch()
 		b.Set(nkey, binary.BigEndian.AppendUint32(nil, uint32(n)))
 		b.Set(tkey, st.table.encode())
+		for p, off := range starts {
+			m := workerMeta{Offset: off, MaxTS: minWM, WM: minWM, NaturalWM: minWM, Source: true}
+			b.Set(workerMetaKey(ns, st.plan.ID, p), m.encode())
+		}
 		if err := store.Commit(b); err != nil {
 			return err
 		}
@@ -342,6 +367,12 @@ func (j *Job) start() {
 	if j.scale != nil {
 		j.wg.Add(1)
 		go j.scale.run()
+	}
+	for _, st := range j.stages {
+		if pw, ok := st.source.(connector.PartitionWatcher); ok && !st.source.Bounded() {
+			j.wg.Add(1)
+			go j.watchPartitions(st, pw)
+		}
 	}
 	go func() {
 		j.wg.Wait()
@@ -409,6 +440,7 @@ func (j *Job) finish() {
 			w.close()
 		}
 	}
+	j.closeSources()
 	j.cancel()
 	// Cached state of this lineage may hold writes that never committed
 	// (a stop or cancel mid-bundle): a later start must read the store.
