@@ -147,7 +147,7 @@ func TestBrowserConsole(t *testing.T) {
 	}
 	r.waitWatermark(g.watermark())
 	b.wait("the keyed stage's watermark", stageWM("s1")+` === `+js(datum.FormatTimestamp(g.watermark())))
-	b.wait("samples in the throughput chart", `(p => p && p.getAttribute("d").length > 20)(document.querySelector("#chart-rate path.series-in"))`)
+	b.wait("samples in the throughput and worker charts", `["#chart-rate path.series-in", "#chart-workers path.series-workers"].every(s => (p => p && p.getAttribute("d").length > 20)(document.querySelector(s)))`)
 
 	// Create snapshot (with source): the page lists it, and so does
 	// weir_snapshots.

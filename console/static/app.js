@@ -214,6 +214,10 @@ function renderJob(p) {
     { name: "out", color: "#1e7a3a", pts: series.map((s) => [s.t, s.out_rate]) }], p.now_us, fmtRate);
   renderChart($("chart-lag"), [
     { name: "lag", color: "#b3261e", pts: series.map((s) => [s.t, s.lag_seconds]) }], p.now_us, fmtSecs);
+  renderChart($("chart-backlog"), [
+    { name: "backlog", color: "#9a6700", pts: series.map((s) => [s.t, s.backlog]) }], p.now_us, fmtRate);
+  renderChart($("chart-workers"), [
+    { name: "workers", color: "#6a3fb5", pts: series.map((s) => [s.t, s.workers]) }], p.now_us, (v) => v.toFixed(v % 1 ? 1 : 0));
   fill($("workers").tBodies[0], (p.workers || []).map((w) => el("tr", {},
     td(w.worker, "num"), td(w.ranges, "num"), td(fmtSecs(w.busy_ms / 1000), "num"))));
   fill($("ranges").tBodies[0], (p.ranges || []).map((r) => el("tr", r.hot ? { class: "hot" } : {},
