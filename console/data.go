@@ -270,8 +270,8 @@ func (c *Console) jobs(ctx context.Context) ([]*Job, error) {
 		k := key{j.Name, j.JobID}
 		if wm, ok := wms[k]; ok {
 			j.wm = wm
-		} else if isEnded(j.State) {
-			j.wm = math.MaxInt64 // an ended launch holds nothing back
+		} else if finished(j.State) {
+			j.wm = math.MaxInt64 // everything processed
 		}
 		j.Watermark = engine.FormatWatermark(j.wm)
 		j.LagSeconds = lagSeconds(now, j.wm)
@@ -289,6 +289,12 @@ func (c *Console) jobs(ctx context.Context) ([]*Job, error) {
 	return out, nil
 }
 
+// finished reports whether a launch ended with everything it read
+// processed (its watermark went to infinity): DONE or DRAINED. A cancelled,
+// failed or updated launch's last watermark is not kept.
+func finished(state string) bool { return state == "DONE" || state == "DRAINED" }
+
+// isEnded reports whether a launch has ended.
 func isEnded(state string) bool {
 	switch state {
 	case "RUNNING", "DRAINING", "UPDATING":
@@ -397,7 +403,7 @@ func (c *Console) jobPage(ctx context.Context, name string, tables bool) (*JobPa
 	if p.Graph != nil {
 		for _, st := range p.Graph.Stages {
 			st.wm = math.MinInt64
-			if isEnded(p.Job.State) {
+			if finished(p.Job.State) {
 				st.wm = math.MaxInt64
 			}
 			stats[st.Name] = &st.StageStats
