@@ -37,7 +37,7 @@ bench: build
 	$(GO) test -run '^$$' -bench AutoscaleLoadCurve -benchtime 1x ./executor/
 	$(GO) test -run '^$$' -bench MoveRange -benchtime 5x ./executor/
 	$(GO) test -run '^$$' -bench FingerprintAdmit -benchmem ./executor/
-	$(GO) test -run '^$$' -bench . -benchmem ./connector/ ./expr/ ./state/
+	$(GO) test -run '^$$' -bench . -benchmem ./connector/ ./expr/ ./state/ ./console/
 	# weir serve under load: 64 pgx connections, point SELECTs and INSERTs for 60 s.
 	$(GO) test -count=1 -v -run '^TestLoad$$' ./server/ -load 60s
 	$(GO) test -run '^$$' -bench Nexmark -benchtime 1x -timeout 30m ./nexmark/

@@ -49,8 +49,12 @@ type Console struct {
 
 	mu struct {
 		sync.Mutex
-		rings map[string]*ring // by job name; guarded, no I/O under mu
-	}
+		rings map[string]*ring // by job name
+		// dead caches the dead letters per job name, read at deadAt
+		// (data.go: deadLetterCounts).
+		dead   map[string]int64
+		deadAt int64
+	} // guarded by mu; no I/O under it
 }
 
 // New returns a console and starts its sampler.
@@ -89,7 +93,7 @@ func (c *Console) now() int64 { return c.cfg.Clock.Now().UnixMicro() }
 //	GET  /metrics                     Prometheus text (metrics.go)
 //	GET  /jobs                        weir_jobs as JSON (every launch)
 //	GET  /api/jobs                    the job list (newest launch per name)
-//	GET  /api/jobs/{name}[?since=us]  the job page's data
+//	GET  /api/jobs/{name}[?since=us][&tables=1]  the job page's data
 //	POST /api/jobs/{name}/drain       DRAIN JOB
 //	POST /api/jobs/{name}/cancel      CANCEL JOB
 //	POST /api/jobs/{name}/snapshot    CREATE SNAPSHOT {"name", "with_source"}
@@ -122,7 +126,7 @@ func (c *Console) Handler() http.Handler {
 		return map[string]any{"jobs": list, "now": c.now()}, nil
 	})))
 	mux.Handle("GET /api/jobs/{name}", c.auth(c.api(func(r *http.Request) (any, error) {
-		p, err := c.jobPage(r.Context(), r.PathValue("name"))
+		p, err := c.jobPage(r.Context(), r.PathValue("name"), r.URL.Query().Get("tables") != "")
 		if err != nil {
 			return nil, err
 		}

@@ -90,7 +90,7 @@ CREATE JOB join_job AS INSERT INTO joined
   SELECT o.device, o.v, r.temp FROM other o JOIN readings r ON o.device = r.device
   AND r.ts BETWEEN o.ts - INTERVAL '1' MINUTE AND o.ts;`)
 	for _, job := range []string{"per_minute_job", "join_job"} {
-		p, err := r.c.jobPage(context.Background(), job)
+		p, err := r.c.jobPage(context.Background(), job, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -464,7 +464,7 @@ func TestDeadLetters(t *testing.T) {
 	if err := r.e.WaitJob(ctx, "file_job"); err != nil {
 		t.Fatal(err)
 	}
-	p, err := r.c.jobPage(ctx, "file_job")
+	p, err := r.c.jobPage(ctx, "file_job", true)
 	if err != nil {
 		t.Fatal(err)
 	}

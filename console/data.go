@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/engine"
@@ -209,6 +210,7 @@ type JobPage struct {
 	Ranges      []Range      `json:"ranges"`
 	Workers     []Worker     `json:"workers"`
 	Snapshots   []Snapshot   `json:"snapshots"`
+	Tables      bool         `json:"tables"` // DeadLetters and Output were read
 	DeadLetters []DeadLetter `json:"dead_letters"`
 	Output      *Output      `json:"output,omitempty"`
 	Series      []Sample     `json:"series"`
@@ -237,7 +239,7 @@ func (c *Console) jobs(ctx context.Context) ([]*Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	dl, err := c.query(ctx, "SELECT job, count(*) AS n FROM weir_dead_letters GROUP BY job")
+	dead, err := c.deadLetterCounts(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -258,10 +260,6 @@ func (c *Console) jobs(ctx context.Context) ([]*Job, error) {
 	for _, r := range wk.res.Rows {
 		workers[key{wk.str(r, "job"), wk.int(r, "job_id")}] = int(wk.int(r, "n"))
 	}
-	dead := map[string]int64{}
-	for _, r := range dl.res.Rows {
-		dead[dl.str(r, "job")] = dl.int(r, "n")
-	}
 	launches := map[string]int{}
 	var out []*Job
 	for _, r := range jt.res.Rows {
@@ -272,8 +270,8 @@ func (c *Console) jobs(ctx context.Context) ([]*Job, error) {
 		k := key{j.Name, j.JobID}
 		if wm, ok := wms[k]; ok {
 			j.wm = wm
-		} else if isEnded(j.State) {
-			j.wm = math.MaxInt64 // an ended launch holds nothing back
+		} else if finished(j.State) {
+			j.wm = math.MaxInt64 // everything processed
 		}
 		j.Watermark = engine.FormatWatermark(j.wm)
 		j.LagSeconds = lagSeconds(now, j.wm)
@@ -291,6 +289,12 @@ func (c *Console) jobs(ctx context.Context) ([]*Job, error) {
 	return out, nil
 }
 
+// finished reports whether a launch ended with everything it read
+// processed (its watermark went to infinity): DONE or DRAINED. A cancelled,
+// failed or updated launch's last watermark is not kept.
+func finished(state string) bool { return state == "DONE" || state == "DRAINED" }
+
+// isEnded reports whether a launch has ended.
 func isEnded(state string) bool {
 	switch state {
 	case "RUNNING", "DRAINING", "UPDATING":
@@ -321,8 +325,51 @@ func errNoJob(name string) error {
 	return pgerr.New(pgerr.UndefinedObject, "job %q does not exist", name)
 }
 
-// jobPage gathers the job page of name (its newest launch).
-func (c *Console) jobPage(ctx context.Context, name string) (*JobPage, error) {
+// heavyEvery is how often the console re-reads what costs a scan of a
+// whole table (the batch evaluator materializes a relation before LIMIT):
+// the dead-letter counts, and a job page's dead letters and output rows
+// unless the page asks for them (after a button press).
+const heavyEvery = 10 * time.Second
+
+// deadLetterCounts returns the rows of weir_dead_letters per job name,
+// read at most every heavyEvery of the console's clock.
+func (c *Console) deadLetterCounts(ctx context.Context) (map[string]int64, error) {
+	now := c.now()
+	c.mu.Lock()
+	if c.mu.dead != nil && now-c.mu.deadAt < heavyEvery.Microseconds() && now >= c.mu.deadAt {
+		m := c.mu.dead
+		c.mu.Unlock()
+		return m, nil
+	}
+	c.mu.Unlock()
+	dl, err := c.query(ctx, "SELECT job, count(*) AS n FROM weir_dead_letters GROUP BY job")
+	if err != nil {
+		return nil, err
+	}
+	dead := map[string]int64{}
+	for _, r := range dl.res.Rows {
+		dead[dl.str(r, "job")] = dl.int(r, "n")
+	}
+	c.mu.Lock()
+	c.mu.dead, c.mu.deadAt = dead, now
+	c.mu.Unlock()
+	return dead, nil
+}
+
+// forgetDeadLetterCounts makes the next deadLetterCounts read the table.
+func (c *Console) forgetDeadLetterCounts() {
+	c.mu.Lock()
+	c.mu.dead = nil
+	c.mu.Unlock()
+}
+
+// jobPage gathers the job page of name (its newest launch); with tables,
+// also its dead letters and the first rows of its output table (a scan of
+// each: the page asks for them every heavyEvery, and after a button press).
+func (c *Console) jobPage(ctx context.Context, name string, tables bool) (*JobPage, error) {
+	if tables {
+		c.forgetDeadLetterCounts()
+	}
 	all, err := c.jobs(ctx)
 	if err != nil {
 		return nil, err
@@ -356,7 +403,7 @@ func (c *Console) jobPage(ctx context.Context, name string) (*JobPage, error) {
 	if p.Graph != nil {
 		for _, st := range p.Graph.Stages {
 			st.wm = math.MinInt64
-			if isEnded(p.Job.State) {
+			if finished(p.Job.State) {
 				st.wm = math.MaxInt64
 			}
 			stats[st.Name] = &st.StageStats
@@ -434,6 +481,11 @@ func (c *Console) jobPage(ctx context.Context, name string) (*JobPage, error) {
 		p.Snapshots = append(p.Snapshots, Snapshot{Name: st.str(r, "name"), JobID: st.int(r, "job_id"), WithSource: st.d(r, "with_source").Bool(),
 			CreatedAt: st.str(r, "created_at"), Bytes: st.int(r, "bytes"), Operators: st.str(r, "operators")})
 	}
+	p.Series = c.series(name, 0)
+	if !tables {
+		return p, nil
+	}
+	p.Tables = true
 	dt, err := c.query(ctx, "SELECT * FROM weir_dead_letters WHERE job = "+lit+" ORDER BY time DESC, position DESC LIMIT "+itoa(deadLetterLimit))
 	if err != nil {
 		return nil, err
@@ -448,7 +500,6 @@ func (c *Console) jobPage(ctx context.Context, name string) (*JobPage, error) {
 			p.Output = c.output(ctx, tbl)
 		}
 	}
-	p.Series = c.series(name, 0)
 	return p, nil
 }
 

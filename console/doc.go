@@ -22,7 +22,10 @@
 //
 // The page is three static files embedded in the binary (static/), plain
 // JavaScript and SVG without a build step or third-party code; it polls
-// the JSON API once a second (no full-page reloads).
+// the JSON API once a second (no full-page reloads). What costs a scan of
+// a whole table, because the batch evaluator materializes a relation
+// before its LIMIT (a job's dead letters and output rows, the dead-letter
+// counts), is read every 10 s and right after a button press.
 //
 // # Lifecycle and concurrency
 //

@@ -66,6 +66,10 @@ type Engine struct {
 	writer  uint64 // this process's writer id for appended table rows
 	// jobLocks serializes lifecycle changes per job name (lifecycle.go).
 	jobLocks sync.Map // name -> *sync.Mutex
+	// stateMu serializes the read-modify-writes of a launch's catalog
+	// state that race with its end: watch recording how it ended, and
+	// markDraining. Held only around a catalog read and write.
+	stateMu sync.Mutex
 
 	mu struct {
 		sync.Mutex
@@ -320,6 +324,8 @@ func (e *Engine) watch(id uint64, lj *liveJob) {
 		e.mu.runErrs[id] = runErr
 		e.mu.Unlock()
 	}
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
 	j, err := e.cat.GetJob(id)
 	if err != nil {
 		return

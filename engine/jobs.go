@@ -145,8 +145,7 @@ func (e *Engine) controlJob(ctx context.Context, n *sql.JobControl) (*Result, er
 	}
 	switch n.Action {
 	case "DRAIN":
-		j.State = catalog.JobDraining
-		if err := e.cat.PutJob(j); err != nil {
+		if err := e.markDraining(j.ID, rj); err != nil {
 			return nil, err
 		}
 		rj.Drain()
@@ -162,6 +161,29 @@ func (e *Engine) controlJob(ctx context.Context, n *sql.JobControl) (*Result, er
 		return &Result{Tag: "CANCEL JOB"}, nil
 	}
 	return nil, pgerr.New(pgerr.SyntaxError, "unknown job action %s", n.Action)
+}
+
+// markDraining records launch id as DRAINING unless its executor job rj
+// has ended already. Under stateMu, so the state watch records at the end
+// (DRAINED, or CANCELLED when a concurrent CANCEL JOB wins) is never
+// overwritten by a stale DRAINING.
+func (e *Engine) markDraining(id uint64, rj *executor.Job) error {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	select {
+	case <-rj.Done():
+		return nil
+	default:
+	}
+	j, err := e.cat.GetJob(id)
+	if err != nil {
+		return err
+	}
+	if !j.Live() {
+		return nil
+	}
+	j.State = catalog.JobDraining
+	return e.cat.PutJob(j)
 }
 
 func (s *Session) explain(ctx context.Context, n *sql.Explain) (*Result, error) {

@@ -45,10 +45,7 @@ func (s *Session) WaitJobs(ctx context.Context) error {
 func (s *Session) DrainJobs(ctx context.Context) {
 	for _, j := range s.jobs {
 		if rj := s.e.runningJob(j.name); rj != nil && rj.Meta().ID == j.id {
-			if cj, err := s.e.cat.GetJob(j.id); err == nil {
-				cj.State = catalog.JobDraining
-				_ = s.e.cat.PutJob(cj)
-			}
+			_ = s.e.markDraining(j.id, rj)
 			rj.Drain()
 		}
 	}

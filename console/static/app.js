@@ -152,9 +152,20 @@ let jobName = "";
 let series = [];
 let lastT = 0;
 let checkedText = null;
+// Dead letters and output rows cost the server a table scan: they are
+// asked for every TABLES_EVERY polls, and right after a button press.
+const TABLES_EVERY = 10;
+let polls = 0;
+let wantTables = true;
 
 async function pollJob() {
-  const r = await api("/api/jobs/" + encodeURIComponent(jobName) + (lastT ? "?since=" + lastT : ""));
+  const tables = wantTables || polls % TABLES_EVERY === 0;
+  wantTables = false;
+  polls++;
+  const q = [];
+  if (lastT) q.push("since=" + lastT);
+  if (tables) q.push("tables=1");
+  const r = await api("/api/jobs/" + encodeURIComponent(jobName) + (q.length ? "?" + q.join("&") : ""));
   if (r.ok) {
     $("conn").textContent = "";
     try {
@@ -203,6 +214,10 @@ function renderJob(p) {
     { name: "out", color: "#1e7a3a", pts: series.map((s) => [s.t, s.out_rate]) }], p.now_us, fmtRate);
   renderChart($("chart-lag"), [
     { name: "lag", color: "#b3261e", pts: series.map((s) => [s.t, s.lag_seconds]) }], p.now_us, fmtSecs);
+  renderChart($("chart-backlog"), [
+    { name: "backlog", color: "#9a6700", pts: series.map((s) => [s.t, s.backlog]) }], p.now_us, fmtRate);
+  renderChart($("chart-workers"), [
+    { name: "workers", color: "#6a3fb5", pts: series.map((s) => [s.t, s.workers]) }], p.now_us, (v) => v.toFixed(v % 1 ? 1 : 0));
   fill($("workers").tBodies[0], (p.workers || []).map((w) => el("tr", {},
     td(w.worker, "num"), td(w.ranges, "num"), td(fmtSecs(w.busy_ms / 1000), "num"))));
   fill($("ranges").tBodies[0], (p.ranges || []).map((r) => el("tr", r.hot ? { class: "hot" } : {},
@@ -210,13 +225,16 @@ function renderJob(p) {
     td(r.range_start.slice(0, 4) + "…–" + r.range_end.slice(0, 4) + "…"), td(r.worker, "num"), td(fmtRate(r.events_per_second), "num"),
     td(fmtNum(r.events), "num"), td(fmtNum(r.backlog), "num"), td(fmtBytes(r.state_bytes), "num"), td(r.watermark),
     td((r.hot ? "HOT " : "") + (r.done ? "done" : "")))));
-  renderOutput(p.output);
+  if (p.tables) renderOutput(p.output);
   fill($("snapshots").tBodies[0], (p.snapshots || []).map((s) => el("tr", { "data-snapshot": s.name },
     td(s.name), td(s.job_id, "num"), td(s.with_source ? "yes" : "no"), td(s.created_at), td(fmtNum(s.bytes), "num"), td(s.operators))));
-  $("dl-count").textContent = "(" + fmtNum(j.dead_letters) + (j.dead_letters > (p.dead_letters || []).length ? ", newest " + p.dead_letters.length + " shown" : "") + ")";
-  fill($("deadletters").tBodies[0], (p.dead_letters || []).map((d) => el("tr", {},
-    td(d.time), td(d.job_id, "num"), td(d.source), td(d.position, "num"),
-    el("td", { class: "raw", title: "hex: " + d.raw_hex }, d.raw_text), td(d.error))));
+  if (p.tables) {
+    const shown = (p.dead_letters || []).length;
+    $("dl-count").textContent = "(" + fmtNum(j.dead_letters) + (j.dead_letters > shown ? ", newest " + shown + " shown" : "") + ")";
+    fill($("deadletters").tBodies[0], (p.dead_letters || []).map((d) => el("tr", {},
+      td(d.time), td(d.job_id, "num"), td(d.source), td(d.position, "num"),
+      el("td", { class: "raw", title: "hex: " + d.raw_hex }, d.raw_text), td(d.error))));
+  }
   fill($("launches").tBodies[0], (p.launches || []).slice().reverse().map((l) => el("tr", {},
     td(l.job_id, "num"), td(l.state), td(l.started_at), td(l.ended_at), td(fmtNum(l.events_in), "num"), td(fmtNum(l.events_out), "num"), td(l.error))));
 }
@@ -352,6 +370,7 @@ async function action(btn, path, body, onOk) {
   $(btn).textContent = label;
   busy.delete(btn);
   $(btn).disabled = false;
+  wantTables = true;
   if (r.ok) {
     const b = r.body;
     const kids = [el("span", { class: "ok" }, (b.tag || "OK") + (b.job ? " · job " + b.job.name + " is " + b.job.state : ""))];
