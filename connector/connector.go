@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/pgerr"
@@ -418,4 +419,30 @@ func (s *rowSlab) row(n int) datum.Row {
 	r := s.buf[:n:n]
 	s.buf = s.buf[n:]
 	return r
+}
+
+// strSlab makes strings out of byte slices by copying them into shared,
+// never rewritten blocks, one allocation per block rather than per string
+// (as rowSlab does for rows). A string kept alive keeps its whole block
+// alive, so blocks are small.
+type strSlab struct {
+	buf []byte
+}
+
+// strSlabBlock is the size of a strSlab block.
+const strSlabBlock = 8 << 10
+
+func (s *strSlab) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > strSlabBlock/4 {
+		return string(b)
+	}
+	if cap(s.buf)-len(s.buf) < len(b) {
+		s.buf = make([]byte, 0, strSlabBlock)
+	}
+	n := len(s.buf)
+	s.buf = append(s.buf, b...)
+	return unsafe.String(&s.buf[n], len(b))
 }
