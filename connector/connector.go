@@ -406,19 +406,54 @@ func timeChan(t <-chan time.Time) <-chan struct{} {
 // consumer that appends to it reallocates) and never shared.
 type rowSlab struct {
 	buf []datum.Datum
+	// After the first recycle, the blocks handed out since the last
+	// recycle (used) are kept and handed out again after the next (free).
+	recycling  bool
+	used, free [][]datum.Datum
 }
 
 func (s *rowSlab) row(n int) datum.Row {
 	if len(s.buf) < n {
-		size := 4096
-		if n > size/4 {
-			size = n * 64
-		}
-		s.buf = make([]datum.Datum, size)
+		s.buf = s.block(n)
 	}
 	r := s.buf[:n:n]
 	s.buf = s.buf[n:]
 	return r
+}
+
+func (s *rowSlab) block(n int) []datum.Datum {
+	size := 4096
+	if n > size/4 {
+		size = n * 64
+	}
+	var b []datum.Datum
+	if k := len(s.free); k > 0 && len(s.free[k-1]) >= n {
+		b, s.free = s.free[k-1], s.free[:k-1]
+	} else {
+		b = make([]datum.Datum, size)
+	}
+	if s.recycling {
+		s.used = append(s.used, b)
+	}
+	return b
+}
+
+// recycle lets the slab hand out again the memory of every row it has
+// returned: the caller promises none of them is referenced any more.
+func (s *rowSlab) recycle() {
+	s.recycling = true
+	s.free = append(s.free, s.used...)
+	clear(s.used)
+	s.used = s.used[:0]
+	s.buf = nil
+}
+
+// RowRecycler is a Reader whose rows' memory can be handed out again: after
+// RecycleRows, the reader may overwrite every row it returned before the
+// call. A caller that keeps no reference to the rows it has read (it copies
+// what it keeps) calls it to save an allocation per row.
+type RowRecycler interface {
+	RecycleRows()
 }
 
 // strSlab makes strings out of byte slices by copying them into shared,

@@ -67,6 +67,10 @@ type worker struct {
 
 	reader  connector.Reader
 	records []connector.Record
+	// recycler is the reader when the stage's operators keep no reference
+	// to the rows they are given: the reader may then reuse the rows'
+	// memory after each chunk.
+	recycler connector.RowRecycler
 
 	// cur identifies the record being processed, for dead letters of
 	// records that fail evaluation (recordError).
@@ -163,6 +167,9 @@ func (w *worker) init(first bool) error {
 			return err
 		}
 		w.reader = r
+		if rc, ok := r.(connector.RowRecycler); ok && !chainRetainsInput(ops) {
+			w.recycler = rc
+		}
 	}
 	return nil
 }
@@ -361,6 +368,10 @@ func (w *worker) runSource() error {
 		for n := 0; ; {
 			if err := w.sourceRecords(recs, sp.TimeCol); err != nil {
 				return err
+			}
+			if w.recycler != nil {
+				w.cur.row = nil
+				w.recycler.RecycleRows()
 			}
 			n += len(recs)
 			if eof || draining || len(recs) < sourceChunk || n >= max {
