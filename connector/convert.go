@@ -2,6 +2,7 @@ package connector
 
 import (
 	"strconv"
+	"unsafe"
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/pgerr"
@@ -20,6 +21,34 @@ func (c *rowConverter) init(schema []Column) {
 		c.types[i] = col.Type
 		c.names[i] = col.Name
 	}
+}
+
+// parseFast converts b for column col when col is a number or a timestamp
+// and b is in the common form; ok is false otherwise (use parse). The
+// result does not reference b.
+func (c *rowConverter) parseFast(col int, b []byte) (datum.Datum, bool) {
+	if len(b) == 0 {
+		return datum.Null, false
+	}
+	t := c.types[col]
+	s := unsafe.String(&b[0], len(b)) // not retained: the datums are numeric
+	switch t.Kind() {
+	case datum.KindTimestamp:
+		if us, ok := fastTimestamp(s); ok {
+			return datum.NewTimestamp(us), true
+		}
+	case datum.KindInt:
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil && intFits(t, v) {
+			return datum.NewInt(v), true
+		}
+	case datum.KindFloat:
+		if plainNumber(s) {
+			if v, err := strconv.ParseFloat(s, 64); err == nil {
+				return datum.NewFloat(v), true
+			}
+		}
+	}
+	return datum.Null, false
 }
 
 // parse converts s (PostgreSQL text input) for column col.

@@ -394,8 +394,6 @@ func (d *CSVDecoder) toRow() (datum.Row, error) {
 			}
 		}
 	}
-	// One string for the whole record; fields are substrings of it.
-	all := d.strs.string(d.fieldBuf)
 	row := d.slab.row(len(d.schema))
 	for c := range d.schema {
 		fi := d.rowFields[c]
@@ -407,7 +405,14 @@ func (d *CSVDecoder) toRow() (datum.Row, error) {
 			continue
 		}
 		fs := d.fields[fi]
-		v, err := d.conv.parse(c, all[fs.start:fs.end])
+		b := d.fieldBuf[fs.start:fs.end]
+		// Numbers and timestamps parse from a transient view of the
+		// field; only a value that keeps its text gets a string copy.
+		if v, ok := d.conv.parseFast(c, b); ok {
+			row[c] = v
+			continue
+		}
+		v, err := d.conv.parse(c, d.strs.string(b))
 		if err != nil {
 			return nil, err
 		}
