@@ -2,6 +2,7 @@ package connector
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -242,7 +243,16 @@ func badRecord(off int64, raw []byte, err error) Record {
 
 // validText reports whether b is valid UTF-8 without NUL bytes.
 func validText(b []byte) bool {
-	for i := 0; i < len(b); i++ {
+	// Eight bytes at a time while they are ASCII without NUL.
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if w&hi != 0 || (w-lo)&^w&hi != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
 		c := b[i]
 		if c >= utf8.RuneSelf {
 			return utf8.Valid(b[i:]) && bytes.IndexByte(b[i:], 0) < 0
