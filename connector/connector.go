@@ -459,13 +459,14 @@ type RowRecycler interface {
 // strSlab makes strings out of byte slices by copying them into shared,
 // never rewritten blocks, one allocation per block rather than per string
 // (as rowSlab does for rows). A string kept alive keeps its whole block
-// alive, so blocks are small.
+// alive (an operator keeping one key per thousands of records keeps a
+// block per key), so blocks are small.
 type strSlab struct {
 	buf []byte
 }
 
 // strSlabBlock is the size of a strSlab block.
-const strSlabBlock = 8 << 10
+const strSlabBlock = 1 << 10
 
 func (s *strSlab) string(b []byte) string {
 	if len(b) == 0 {
