@@ -86,6 +86,7 @@ func newCSVDecoderAt(r io.Reader, schema []Column, opts CSVOptions, base int64) 
 	d := &CSVDecoder{f: f, opts: opts, schema: schema, header: opts.Header, nfields: len(schema), line: 1}
 	d.conv.init(schema)
 	d.rowFields = make([]int, len(schema))
+	d.mapFields()
 	return d
 }
 
@@ -153,6 +154,7 @@ func (d *CSVDecoder) readHeader() {
 func (d *CSVDecoder) setMapping(colOf []int) {
 	d.colOf = colOf
 	d.nfields = len(colOf)
+	d.mapFields()
 }
 
 var (
@@ -388,8 +390,8 @@ func (d *CSVDecoder) checkFieldCount(fields []fieldSpan) string {
 	return ""
 }
 
-// toRow converts d.fields to a row of the schema.
-func (d *CSVDecoder) toRow() (datum.Row, error) {
+// mapFields sets rowFields from colOf.
+func (d *CSVDecoder) mapFields() {
 	for i := range d.rowFields {
 		d.rowFields[i] = -1
 	}
@@ -397,13 +399,17 @@ func (d *CSVDecoder) toRow() (datum.Row, error) {
 		for i := range d.rowFields {
 			d.rowFields[i] = i
 		}
-	} else {
-		for fi, c := range d.colOf {
-			if c >= 0 {
-				d.rowFields[c] = fi
-			}
+		return
+	}
+	for fi, c := range d.colOf {
+		if c >= 0 {
+			d.rowFields[c] = fi
 		}
 	}
+}
+
+// toRow converts d.fields to a row of the schema.
+func (d *CSVDecoder) toRow() (datum.Row, error) {
 	row := d.slab.row(len(d.schema))
 	for c := range d.schema {
 		fi := d.rowFields[c]
