@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -31,24 +30,12 @@ CREATE JOB bench AS INSERT INTO out
   GROUP BY window_start, window_end, device;
 `
 
-// sharedCSV writes the benchmark's CSV file once per process (outside
-// every measurement, so CPU profiles show the job, not the generator) and
-// returns its path.
-var sharedCSV = struct {
-	once sync.Once
-	dir  string
-}{}
-
+// benchCSVFile writes the benchmark's CSV file (before any measurement; a
+// CPU profile shows it under writeBenchCSV) and returns its path.
 func benchCSVFile(b *testing.B) string {
-	sharedCSV.once.Do(func() {
-		dir, err := os.MkdirTemp("", "weir-bench-csv")
-		if err != nil {
-			b.Fatal(err)
-		}
-		writeBenchCSV(b, dir, refEvents)
-		sharedCSV.dir = dir
-	})
-	return filepath.Join(sharedCSV.dir, "readings.csv")
+	dir := b.TempDir()
+	writeBenchCSV(b, dir, refEvents)
+	return filepath.Join(dir, "readings.csv")
 }
 
 // refRow is one output row: window start (µs since the epoch), device,
