@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/pgerr"
@@ -435,17 +436,79 @@ func timeChan(t <-chan time.Time) <-chan struct{} {
 // consumer that appends to it reallocates) and never shared.
 type rowSlab struct {
 	buf []datum.Datum
+	// After the first recycle, the blocks handed out since the last
+	// recycle (used) are kept and handed out again after the next (free).
+	recycling  bool
+	used, free [][]datum.Datum
 }
 
 func (s *rowSlab) row(n int) datum.Row {
 	if len(s.buf) < n {
-		size := 4096
-		if n > size/4 {
-			size = n * 64
-		}
-		s.buf = make([]datum.Datum, size)
+		s.buf = s.block(n)
 	}
 	r := s.buf[:n:n]
 	s.buf = s.buf[n:]
 	return r
+}
+
+func (s *rowSlab) block(n int) []datum.Datum {
+	size := 4096
+	if n > size/4 {
+		size = n * 64
+	}
+	var b []datum.Datum
+	if k := len(s.free); k > 0 && len(s.free[k-1]) >= n {
+		b, s.free = s.free[k-1], s.free[:k-1]
+	} else {
+		b = make([]datum.Datum, size)
+	}
+	if s.recycling {
+		s.used = append(s.used, b)
+	}
+	return b
+}
+
+// recycle lets the slab hand out again the memory of every row it has
+// returned: the caller promises none of them is referenced any more.
+func (s *rowSlab) recycle() {
+	s.recycling = true
+	s.free = append(s.free, s.used...)
+	clear(s.used)
+	s.used = s.used[:0]
+	s.buf = nil
+}
+
+// RowRecycler is a Reader whose rows' memory can be handed out again: after
+// RecycleRows, the reader may overwrite every row it returned before the
+// call. A caller that keeps no reference to the rows it has read (it copies
+// what it keeps) calls it to save an allocation per row.
+type RowRecycler interface {
+	RecycleRows()
+}
+
+// strSlab makes strings out of byte slices by copying them into shared,
+// never rewritten blocks, one allocation per block rather than per string
+// (as rowSlab does for rows). A string kept alive keeps its whole block
+// alive (an operator keeping one key per thousands of records keeps a
+// block per key), so blocks are small.
+type strSlab struct {
+	buf []byte
+}
+
+// strSlabBlock is the size of a strSlab block.
+const strSlabBlock = 1 << 10
+
+func (s *strSlab) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > strSlabBlock/4 {
+		return string(b)
+	}
+	if cap(s.buf)-len(s.buf) < len(b) {
+		s.buf = make([]byte, 0, strSlabBlock)
+	}
+	n := len(s.buf)
+	s.buf = append(s.buf, b...)
+	return unsafe.String(&s.buf[n], len(b))
 }

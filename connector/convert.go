@@ -2,6 +2,8 @@ package connector
 
 import (
 	"strconv"
+	"strings"
+	"unsafe"
 
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/pgerr"
@@ -11,6 +13,10 @@ import (
 type rowConverter struct {
 	types []datum.Type
 	names []string
+	// The date (first 10 bytes) of the last timestamp parsed, and its
+	// days since the epoch.
+	lastDate string
+	lastDays int64
 }
 
 func (c *rowConverter) init(schema []Column) {
@@ -20,6 +26,55 @@ func (c *rowConverter) init(schema []Column) {
 		c.types[i] = col.Type
 		c.names[i] = col.Name
 	}
+}
+
+// parseFast converts b for column col when col is a number or a timestamp
+// and b is in the common form; ok is false otherwise (use parse). The
+// result does not reference b.
+func (c *rowConverter) parseFast(col int, b []byte) (datum.Datum, bool) {
+	if len(b) == 0 {
+		return datum.Null, false
+	}
+	t := c.types[col]
+	s := unsafe.String(&b[0], len(b)) // not retained: the datums are numeric
+	switch t.Kind() {
+	case datum.KindTimestamp:
+		if us, ok := c.timestamp(s); ok {
+			return datum.NewTimestamp(us), true
+		}
+	case datum.KindInt:
+		if v, ok := fastInt(s); ok && intFits(t, v) {
+			return datum.NewInt(v), true
+		}
+	case datum.KindFloat:
+		if plainNumber(s) {
+			if v, err := strconv.ParseFloat(s, 64); err == nil {
+				return datum.NewFloat(v), true
+			}
+		}
+	}
+	return datum.Null, false
+}
+
+// timestamp is fastTimestamp with the date of the last timestamp parsed
+// remembered (consecutive records mostly share their date).
+func (c *rowConverter) timestamp(s string) (int64, bool) {
+	if len(s) < 19 {
+		return 0, false
+	}
+	days := c.lastDays
+	if c.lastDate == "" || s[:10] != c.lastDate {
+		var ok bool
+		if days, ok = fastDate(s); !ok {
+			return 0, false
+		}
+		c.lastDate, c.lastDays = strings.Clone(s[:10]), days
+	}
+	tod, ok := fastTimeOfDay(s)
+	if !ok {
+		return 0, false
+	}
+	return days*86_400_000_000 + tod, true
 }
 
 // parse converts s (PostgreSQL text input) for column col.
@@ -80,33 +135,45 @@ func quoteIdent(s string) string { return `"` + s + `"` }
 // optional trailing 'Z') without allocating. Anything else (zones, short
 // forms, out-of-range fields) is left to datum.Parse.
 func fastTimestamp(s string) (int64, bool) {
+	days, ok := fastDate(s)
+	if !ok {
+		return 0, false
+	}
+	tod, ok := fastTimeOfDay(s)
+	if !ok {
+		return 0, false
+	}
+	return days*86_400_000_000 + tod, true
+}
+
+// fastDate returns the days since 1970-01-01 of the date s starts with
+// (fastTimestamp's form); ok is false for any other form.
+func fastDate(s string) (int64, bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' {
+		return 0, false
+	}
+	y, ok1 := fastDigits(s[0:4])
+	mo, ok2 := fastDigits(s[5:7])
+	d, ok3 := fastDigits(s[8:10])
+	if !(ok1 && ok2 && ok3) || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) {
+		return 0, false
+	}
+	return daysFromCivil(y, mo, d), true
+}
+
+// fastTimeOfDay returns the microseconds since midnight of the time of day
+// in fastTimestamp's form s (from its 11th byte on).
+func fastTimeOfDay(s string) (int64, bool) {
 	if len(s) > 0 && s[len(s)-1] == 'Z' {
 		s = s[:len(s)-1]
 	}
-	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' {
+	if len(s) < 19 || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' {
 		return 0, false
 	}
-	num := func(i, n int) (int64, bool) {
-		var v int64
-		for j := i; j < i+n; j++ {
-			c := s[j]
-			if c < '0' || c > '9' {
-				return 0, false
-			}
-			v = v*10 + int64(c-'0')
-		}
-		return v, true
-	}
-	y, ok1 := num(0, 4)
-	mo, ok2 := num(5, 2)
-	d, ok3 := num(8, 2)
-	h, ok4 := num(11, 2)
-	mi, ok5 := num(14, 2)
-	sec, ok6 := num(17, 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
-		return 0, false
-	}
-	if mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || sec > 59 {
+	h, ok1 := fastDigits(s[11:13])
+	mi, ok2 := fastDigits(s[14:16])
+	sec, ok3 := fastDigits(s[17:19])
+	if !(ok1 && ok2 && ok3) || h > 23 || mi > 59 || sec > 59 {
 		return 0, false
 	}
 	var frac int64
@@ -115,7 +182,7 @@ func fastTimestamp(s string) (int64, bool) {
 			return 0, false
 		}
 		n := len(s) - 20
-		f, ok := num(20, n)
+		f, ok := fastDigits(s[20:])
 		if !ok {
 			return 0, false
 		}
@@ -124,8 +191,38 @@ func fastTimestamp(s string) (int64, bool) {
 		}
 		frac = f
 	}
-	days := daysFromCivil(y, mo, d)
-	return ((days*24+h)*60+mi)*60*1_000_000 + sec*1_000_000 + frac, true
+	return ((h*60+mi)*60+sec)*1_000_000 + frac, true
+}
+
+// fastDigits parses a non-empty run of at most 18 decimal digits.
+func fastDigits(s string) (int64, bool) {
+	if len(s) == 0 || len(s) > 18 {
+		return 0, false
+	}
+	var v int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
+// fastInt parses an optionally signed decimal integer of at most 18 digits
+// (so it cannot overflow); ok is false for anything else (strconv and
+// datum.Parse take those).
+func fastInt(s string) (int64, bool) {
+	neg := false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		neg, s = s[0] == '-', s[1:]
+	}
+	v, ok := fastDigits(s)
+	if neg {
+		v = -v
+	}
+	return v, ok
 }
 
 func daysIn(y, m int64) int64 {

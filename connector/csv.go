@@ -2,6 +2,7 @@ package connector
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -65,6 +66,7 @@ type CSVDecoder struct {
 	fields    []fieldSpan
 	rowFields []int // per schema column: index into fields or -1
 	slab      rowSlab
+	strs      strSlab
 }
 
 type fieldSpan struct {
@@ -84,6 +86,7 @@ func newCSVDecoderAt(r io.Reader, schema []Column, opts CSVOptions, base int64) 
 	d := &CSVDecoder{f: f, opts: opts, schema: schema, header: opts.Header, nfields: len(schema), line: 1}
 	d.conv.init(schema)
 	d.rowFields = make([]int, len(schema))
+	d.mapFields()
 	return d
 }
 
@@ -151,6 +154,7 @@ func (d *CSVDecoder) readHeader() {
 func (d *CSVDecoder) setMapping(colOf []int) {
 	d.colOf = colOf
 	d.nfields = len(colOf)
+	d.mapFields()
 }
 
 var (
@@ -241,7 +245,16 @@ func badRecord(off int64, raw []byte, err error) Record {
 
 // validText reports whether b is valid UTF-8 without NUL bytes.
 func validText(b []byte) bool {
-	for i := 0; i < len(b); i++ {
+	// Eight bytes at a time while they are ASCII without NUL.
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		if w&hi != 0 || (w-lo)&^w&hi != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
 		c := b[i]
 		if c >= utf8.RuneSelf {
 			return utf8.Valid(b[i:]) && bytes.IndexByte(b[i:], 0) < 0
@@ -276,6 +289,26 @@ func (d *CSVDecoder) split(line []byte) string {
 	nullStr := d.opts.Null
 	out := d.fieldBuf[:0]
 	fields := d.fields[:0]
+	if bytes.IndexByte(line, q) < 0 && (e == q || bytes.IndexByte(line, e) < 0) {
+		// No quotes (the common case): the fields are the line's bytes
+		// between delimiters, found with IndexByte rather than byte by
+		// byte.
+		out = append(out, line...)
+		start := 0
+		for {
+			end := len(out)
+			if k := bytes.IndexByte(out[start:], delim); k >= 0 {
+				end = start + k
+			}
+			fields = append(fields, fieldSpan{start: start, end: end, null: string(out[start:end]) == nullStr})
+			if end == len(out) {
+				break
+			}
+			start = end + 1
+		}
+		d.fieldBuf, d.fields = out, fields
+		return d.checkFieldCount(fields)
+	}
 	i := 0
 	for {
 		start := len(out)
@@ -331,6 +364,12 @@ func (d *CSVDecoder) split(line []byte) string {
 		}
 	}
 	d.fieldBuf, d.fields = out, fields
+	return d.checkFieldCount(fields)
+}
+
+// checkFieldCount returns a message when a record has more or fewer fields
+// than expected.
+func (d *CSVDecoder) checkFieldCount(fields []fieldSpan) string {
 	if d.nfields < 0 {
 		return ""
 	}
@@ -351,8 +390,8 @@ func (d *CSVDecoder) split(line []byte) string {
 	return ""
 }
 
-// toRow converts d.fields to a row of the schema.
-func (d *CSVDecoder) toRow() (datum.Row, error) {
+// mapFields sets rowFields from colOf.
+func (d *CSVDecoder) mapFields() {
 	for i := range d.rowFields {
 		d.rowFields[i] = -1
 	}
@@ -360,15 +399,17 @@ func (d *CSVDecoder) toRow() (datum.Row, error) {
 		for i := range d.rowFields {
 			d.rowFields[i] = i
 		}
-	} else {
-		for fi, c := range d.colOf {
-			if c >= 0 {
-				d.rowFields[c] = fi
-			}
+		return
+	}
+	for fi, c := range d.colOf {
+		if c >= 0 {
+			d.rowFields[c] = fi
 		}
 	}
-	// One string for the whole record; fields are substrings of it.
-	all := string(d.fieldBuf)
+}
+
+// toRow converts d.fields to a row of the schema.
+func (d *CSVDecoder) toRow() (datum.Row, error) {
 	row := d.slab.row(len(d.schema))
 	for c := range d.schema {
 		fi := d.rowFields[c]
@@ -380,7 +421,14 @@ func (d *CSVDecoder) toRow() (datum.Row, error) {
 			continue
 		}
 		fs := d.fields[fi]
-		v, err := d.conv.parse(c, all[fs.start:fs.end])
+		b := d.fieldBuf[fs.start:fs.end]
+		// Numbers and timestamps parse from a transient view of the
+		// field; only a value that keeps its text gets a string copy.
+		if v, ok := d.conv.parseFast(c, b); ok {
+			row[c] = v
+			continue
+		}
+		v, err := d.conv.parse(c, d.strs.string(b))
 		if err != nil {
 			return nil, err
 		}

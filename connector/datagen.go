@@ -675,6 +675,9 @@ func (r *datagenReader) Read(buf []Record, max int) ([]Record, bool, error) {
 	return buf, r.end >= 0 && r.next >= r.end, nil
 }
 
+// RecycleRows implements RowRecycler.
+func (r *datagenReader) RecycleRows() { r.slab.recycle() }
+
 func (r *datagenReader) Ready() <-chan struct{} {
 	g := r.g
 	if g.rps == 0 || (r.end >= 0 && r.next >= r.end) {

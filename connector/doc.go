@@ -112,7 +112,12 @@
 // Rows returned by readers are freshly allocated and owned by the caller;
 // readers carve them from shared slabs (one allocation per ~1000 rows), so
 // a row must not be appended to in place (its capacity is capped, so append
-// copies).
+// copies). A caller that keeps no reference to the rows it has read (it
+// copies the datums it keeps) calls RecycleRows (RowRecycler: file, log,
+// datagen, nexmark) after each batch, and the reader hands the same memory
+// out again. String datums are never recycled: text decoders copy a
+// record's strings into small shared blocks, and parse numbers and
+// timestamps from a transient view of the field.
 //
 // # The log
 //

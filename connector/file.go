@@ -311,14 +311,14 @@ func (s *fileSource) openReader(from, limit int64) (Reader, error) {
 	if s.jsonl {
 		d := newJSONLDecoderAt(f, s.cfg.Schema, from)
 		d.f.limit = limit
-		r.next, r.errf, r.pos = d.Next, d.Err, d.Offset
+		r.next, r.errf, r.pos, r.slab = d.Next, d.Err, d.Offset, &d.slab
 	} else {
 		d := newCSVDecoderAt(f, s.cfg.Schema, s.csvOpts, from)
 		if s.colOf != nil {
 			d.setMapping(s.colOf)
 		}
 		d.f.limit = limit
-		r.next, r.errf, r.pos = d.Next, d.Err, d.Offset
+		r.next, r.errf, r.pos, r.slab = d.Next, d.Err, d.Offset, &d.slab
 	}
 	return r, nil
 }
@@ -563,6 +563,7 @@ type fileReader struct {
 	next func() (Record, bool)
 	errf func() error
 	pos  func() int64
+	slab *rowSlab
 	eof  bool
 }
 
@@ -584,6 +585,7 @@ func (r *fileReader) Read(buf []Record, max int) ([]Record, bool, error) {
 	return buf, false, nil
 }
 
+func (r *fileReader) RecycleRows()           { r.slab.recycle() }
 func (r *fileReader) Ready() <-chan struct{} { return closedChan }
 func (r *fileReader) NextOffset() int64      { return r.pos() }
 func (r *fileReader) Close() error           { return r.f.Close() }

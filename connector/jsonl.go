@@ -34,6 +34,7 @@ type JSONLDecoder struct {
 	strBuf []byte
 	vals   []jsonVal
 	slab   rowSlab
+	strs   strSlab
 }
 
 type jsonVal struct {
@@ -401,7 +402,6 @@ func (d *JSONLDecoder) skipNested() error {
 }
 
 func (d *JSONLDecoder) toRow() (datum.Row, error) {
-	all := string(d.strBuf)
 	row := d.slab.row(len(d.schema))
 	for c, col := range d.schema {
 		v := d.vals[c]
@@ -412,7 +412,16 @@ func (d *JSONLDecoder) toRow() (datum.Row, error) {
 			row[c] = datum.Null
 			continue
 		}
-		x, err := d.convert(c, col, v, all[v.start:v.end])
+		b := d.strBuf[v.start:v.end]
+		if v.kind == 's' {
+			// A number or timestamp in a JSON string parses from a
+			// transient view; only a value that keeps text is copied.
+			if x, ok := d.conv.parseFast(c, b); ok {
+				row[c] = x
+				continue
+			}
+		}
+		x, err := d.convert(c, col, v, d.strs.string(b))
 		if err != nil {
 			return nil, err
 		}

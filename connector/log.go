@@ -602,6 +602,9 @@ func (r *logReader) decode(off int64, v []byte) Record {
 		Err: pgerr.New(pgerr.DataException, "log record %d of source %q does not match its schema", off, r.src.cfg.Name)}
 }
 
+// RecycleRows implements RowRecycler.
+func (r *logReader) RecycleRows() { r.slab.recycle() }
+
 func (r *logReader) Ready() <-chan struct{} {
 	r.ls.mu.Lock()
 	defer r.ls.mu.Unlock()

@@ -678,6 +678,9 @@ func (r *nexReader) Read(buf []Record, max int) ([]Record, bool, error) {
 	return buf, r.done(), nil
 }
 
+// RecycleRows implements RowRecycler.
+func (r *nexReader) RecycleRows() { r.slab.recycle() }
+
 func (r *nexReader) Ready() <-chan struct{} {
 	g := r.g
 	if g.eps == 0 || r.done() {

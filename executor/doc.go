@@ -35,7 +35,10 @@
 //
 // A unit takes a bundle of input (records read from its source range, or
 // the shuffle-queue entries delivered to its key range's buckets), pushes every
-// record through the stage's fused operator chain, advances its input
+// record through the stage's fused operator chain (a source unit reads and
+// pushes its bundle 1,024 records at a time, and lets the reader reuse the
+// rows' memory when the chain copies what it keeps: chainRetainsInput),
+// advances its input
 // watermark and fires the event-time timers it passed, and then commits one
 // batch holding: the operators' state changes, timers set and cleared, the
 // records produced for downstream stages (as durable queue entries), the rows

@@ -104,6 +104,27 @@ func buildChain(w *worker, ops []plan.Op, out emitFn) ([]operator, error) {
 	return built, nil
 }
 
+// chainRetainsInput reports whether the operator chain may keep a
+// reference to a row given to its first operator after process returns (so
+// the row's memory cannot be reused). A filter passes its input on; a
+// projection and a (partial or complete) window aggregation copy the
+// datums they keep into rows of their own; every other operator, and the
+// stage's output, may keep the row.
+func chainRetainsInput(ops []operator) bool {
+	for _, op := range ops {
+		switch o := op.(type) {
+		case *filterOp:
+			continue
+		case *projectOp:
+			return false
+		case *windowAggOp:
+			return o.merge
+		}
+		return true
+	}
+	return true
+}
+
 type filterOp struct {
 	baseOp
 	pred func(datum.Row) (bool, error)

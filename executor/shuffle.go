@@ -134,10 +134,14 @@ type outputBuffer struct {
 	n       int // downstream buckets
 	hashes  [][]uint64
 	rows    [][]datum.Row
+	// last is each bucket's row count in the previous bundle: the
+	// bucket's slices start at that capacity (bundles are alike) rather
+	// than growing by doubling.
+	last []int
 }
 
 func newOutputBuffer(keyCols []int, n int) *outputBuffer {
-	return &outputBuffer{keyCols: keyCols, n: n, hashes: make([][]uint64, n), rows: make([][]datum.Row, n)}
+	return &outputBuffer{keyCols: keyCols, n: n, hashes: make([][]uint64, n), rows: make([][]datum.Row, n), last: make([]int, n)}
 }
 
 // add routes row by the hash of its key columns.
@@ -151,12 +155,17 @@ func (o *outputBuffer) add(row datum.Row) {
 
 func (o *outputBuffer) addHashed(h uint64, row datum.Row) {
 	r := rangeOf(h, o.n)
+	if o.rows[r] == nil && o.last[r] > 0 {
+		o.hashes[r] = make([]uint64, 0, o.last[r])
+		o.rows[r] = make([]datum.Row, 0, o.last[r])
+	}
 	o.hashes[r] = append(o.hashes[r], h)
 	o.rows[r] = append(o.rows[r], row)
 }
 
 func (o *outputBuffer) reset() {
 	for i := range o.rows {
+		o.last[i] = len(o.rows[i])
 		o.hashes[i] = nil
 		o.rows[i] = nil
 	}

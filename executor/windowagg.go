@@ -58,6 +58,7 @@ type windowAggOp struct {
 	// partial: per-bundle combiner.
 	pmap   map[string]*pentry
 	porder []*pentry
+	pfree  []*pentry // entries of flushed bundles, for reuse
 
 	// durable roles: every open window of the worker's key range.
 	keys   map[string]*keyWins
@@ -234,11 +235,16 @@ func (o *windowAggOp) addPartial(row datum.Row, start, ts int64, vals []datum.Da
 	o.keyBuf = binary.BigEndian.AppendUint64(o.keyBuf, uint64(start))
 	pe := o.pmap[string(o.keyBuf)]
 	if pe == nil {
-		keyRow := make(datum.Row, o.nkeys)
-		for i, c := range o.keyCols {
-			keyRow[i] = row[c]
+		if k := len(o.pfree); k > 0 {
+			pe, o.pfree = o.pfree[k-1], o.pfree[:k-1]
+			pe.accs.Reset()
+			pe.start, pe.maxTS, pe.n = start, ts, 0
+		} else {
+			pe = &pentry{keyRow: make(datum.Row, o.nkeys), start: start, accs: o.newAccs(), maxTS: ts}
 		}
-		pe = &pentry{keyRow: keyRow, start: start, accs: o.newAccs(), maxTS: ts}
+		for i, c := range o.keyCols {
+			pe.keyRow[i] = row[c]
+		}
 		o.pmap[string(o.keyBuf)] = pe
 		o.porder = append(o.porder, pe)
 	}
@@ -500,6 +506,13 @@ func (o *windowAggOp) flush() error {
 			}
 		}
 		clear(o.pmap)
+		// The emitted rows copied the entries' keys and encoded their
+		// accumulators: the entries are free for the next bundle.
+		for _, pe := range o.porder {
+			clear(pe.keyRow)
+		}
+		o.pfree = append(o.pfree, o.porder...)
+		clear(o.porder)
 		o.porder = o.porder[:0]
 		return nil
 	}

@@ -68,6 +68,10 @@ type worker struct {
 
 	reader  connector.Reader
 	records []connector.Record
+	// recycler is the reader when the stage's operators keep no reference
+	// to the rows they are given: the reader may then reuse the rows'
+	// memory after each chunk.
+	recycler connector.RowRecycler
 
 	// cur identifies the record being processed, for dead letters of
 	// records that fail evaluation (recordError).
@@ -164,6 +168,9 @@ func (w *worker) init(first bool) error {
 			return err
 		}
 		w.reader = r
+		if rc, ok := r.(connector.RowRecycler); ok && !chainRetainsInput(ops) {
+			w.recycler = rc
+		}
 	}
 	return nil
 }
@@ -306,15 +313,15 @@ func (w *worker) runSource() error {
 		draining := w.job.draining.Load()
 		var recs []connector.Record
 		eof := false
+		max := cfg.BundleSize
 		if !draining {
 			var err error
-			max := cfg.BundleSize
 			if h := cfg.hooks; h != nil && h.slowUnit != nil {
 				if n := h.slowUnit(w); n > 0 {
 					max = n
 				}
 			}
-			recs, eof, err = w.reader.Read(w.records[:0], max)
+			recs, eof, err = w.reader.Read(w.records[:0], min(max, sourceChunk))
 			if err != nil {
 				return err
 			}
@@ -356,33 +363,27 @@ func (w *worker) runSource() error {
 		if len(recs) > 0 {
 			lastRecord = clock.Now()
 		}
-		for i := range recs {
-			r := &recs[i]
-			if w.dedup.sourceSeen(r.Offset) {
-				continue // replayed: consumed by an earlier bundle
-			}
-			if r.Err != nil {
-				w.deadLetter(r.Offset, r.Raw, r.Err)
-				continue
-			}
-			if r.IsWatermark {
-				if r.Watermark > w.meta.WM {
-					w.meta.WM = r.Watermark
-				}
-				continue
-			}
-			w.cur = curRecord{offset: r.Offset, row: r.Row}
-			w.curWM = w.sourceWM()
-			if err := w.ops[0].process(r.Row); err != nil {
+		// The bundle's records are read and processed a chunk at a time,
+		// so the record buffer stays small and each chunk is processed
+		// while its rows are still in the cache.
+		for n := 0; ; {
+			if err := w.sourceRecords(recs, sp.TimeCol); err != nil {
 				return err
 			}
-			if sp.TimeCol >= 0 {
-				if ts := r.Row[sp.TimeCol]; !ts.IsNull() && ts.Micros() > w.meta.MaxTS {
-					w.meta.MaxTS = ts.Micros()
-				}
+			if w.recycler != nil {
+				w.cur.row = nil
+				w.recycler.RecycleRows()
 			}
-			w.bundleIn++
-			r.Row = nil
+			n += len(recs)
+			if eof || draining || len(recs) < sourceChunk || n >= max {
+				break
+			}
+			var err error
+			recs, eof, err = w.reader.Read(w.records[:0], min(max-n, sourceChunk))
+			if err != nil {
+				return err
+			}
+			w.records = recs
 		}
 		if !draining {
 			w.meta.Offset = w.reader.NextOffset()
@@ -416,6 +417,45 @@ func (w *worker) runSource() error {
 			return nil
 		}
 	}
+}
+
+// sourceChunk is how many records a source worker reads and processes at a
+// time within a bundle of up to BundleSize records.
+const sourceChunk = 1024
+
+// sourceRecords processes a chunk of source records: replays are skipped,
+// malformed records dead-lettered, watermark punctuations applied, and
+// every other row goes to the stage's first operator.
+func (w *worker) sourceRecords(recs []connector.Record, timeCol int) error {
+	for i := range recs {
+		r := &recs[i]
+		if w.dedup.sourceSeen(r.Offset) {
+			continue // replayed: consumed by an earlier bundle
+		}
+		if r.Err != nil {
+			w.deadLetter(r.Offset, r.Raw, r.Err)
+			continue
+		}
+		if r.IsWatermark {
+			if r.Watermark > w.meta.WM {
+				w.meta.WM = r.Watermark
+			}
+			continue
+		}
+		w.cur = curRecord{offset: r.Offset, row: r.Row}
+		w.curWM = w.sourceWM()
+		if err := w.ops[0].process(r.Row); err != nil {
+			return err
+		}
+		if timeCol >= 0 {
+			if ts := r.Row[timeCol]; !ts.IsNull() && ts.Micros() > w.meta.MaxTS {
+				w.meta.MaxTS = ts.Micros()
+			}
+		}
+		w.bundleIn++
+		r.Row = nil
+	}
+	return nil
 }
 
 func (w *worker) runKeyed() error {

@@ -68,9 +68,21 @@ func (b *Batch) Repr() []byte { return append([]byte(nil), b.pb.Repr()...) }
 // Empty reports whether the batch holds no writes.
 func (b *Batch) Empty() bool { return b.pb.Empty() }
 
-// Reset empties the batch for reuse, dropping its writes and hooks.
+// retainedBatchBytes is the largest batch buffer Pebble keeps across a
+// Reset (its default).
+const retainedBatchBytes = 1 << 20
+
+// Reset empties the batch for reuse, dropping its writes and hooks. A batch
+// too large for Pebble to keep its buffer gets a new one of about the same
+// size at once, so the next bundle, likely as large, does not grow it again
+// by doubling (copying it each time).
 func (b *Batch) Reset() {
-	b.pb.Reset()
+	if n := b.pb.Len(); n > retainedBatchBytes {
+		_ = b.pb.Close()
+		b.pb = b.s.db.NewBatchWithSize(n + n/8)
+	} else {
+		b.pb.Reset()
+	}
 	clear(b.hooks)
 	b.hooks = b.hooks[:0]
 	b.err = nil
