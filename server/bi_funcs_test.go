@@ -181,6 +181,17 @@ func TestBIFunctionsVsPostgres(t *testing.T) {
 			fmt.Sprintf("SELECT set_config('application_name', %s, false), current_setting('application_name')", lit(word())),
 		)
 	}
+	// Grafana's PostgreSQL data source lists tables and columns with these
+	// (the weir_* system tables left out: PostgreSQL has none).
+	searchPath := `SELECT CASE WHEN trim(s[i]) = '"$user"' THEN user ELSE trim(s[i]) END FROM generate_series(array_lower(string_to_array(current_setting('search_path'),','),1), array_upper(string_to_array(current_setting('search_path'),','),1)) as i, string_to_array(current_setting('search_path'),',') s`
+	queries = append(queries,
+		"SELECT quote_ident(table_name) FROM information_schema.tables WHERE table_schema IN ("+searchPath+") AND table_name NOT LIKE 'weir%' ORDER BY table_name",
+		"SELECT quote_ident(column_name) AS \"column\", data_type AS \"type\" FROM information_schema.columns WHERE CASE WHEN array_length(parse_ident('items'),1) = 2 THEN quote_ident(table_schema) = (parse_ident('items'))[1] AND quote_ident(table_name) = (parse_ident('items'))[2] ELSE quote_ident(table_name) = 'items' AND table_schema IN ("+searchPath+") END ORDER BY 1",
+		"SELECT n.nspname, c.relname, has_table_privilege(c.oid, 'SELECT'), has_any_column_privilege(c.oid, 'SELECT, INSERT') FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','v','m','f','p') AND n.nspname NOT IN ('information_schema', 'pg_catalog') AND c.relname NOT LIKE 'weir%' ORDER BY 1, 2",
+		"SELECT schemaname, relname, seq_tup_read >= 0, n_tup_upd FROM pg_stat_user_tables ORDER BY relname",
+		"SELECT schemaname, relname, idx_blks_hit IS NULL FROM pg_statio_user_tables ORDER BY relname",
+		"SELECT count(*) FROM pg_locks WHERE granted AND NOT granted",
+	)
 	run := func(c *pgx.Conn, q string) string {
 		rows, err := c.Query(ctx, q)
 		if err != nil {
