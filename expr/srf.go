@@ -144,6 +144,15 @@ func (s *SetCall) Run(args []datum.Datum, emit func(datum.Row) error) error {
 	if s.Fn == scalarSetFunc {
 		return emit(datum.Row{args[0]})
 	}
+	if s.IsMultiUnnest() {
+		// unnest(a, b, ...) reads a NULL array as an empty one.
+		args = append([]datum.Datum(nil), args...)
+		for i, a := range args {
+			if a.IsNull() {
+				args[i] = datum.NewString("{}")
+			}
+		}
+	}
 	for _, a := range args {
 		if a.IsNull() {
 			return nil
@@ -269,29 +278,55 @@ func addInterval(ts int64, iv datum.Datum) (int64, error) {
 	return v.Micros(), nil
 }
 
+// resolveUnnest types unnest(a [, b ...]): with several arrays (only in
+// FROM, as in PostgreSQL) one column per array, zipped.
 func resolveUnnest(name string, args []Expr) ([]Expr, []SetCol, error) {
-	if len(args) != 1 {
-		return nil, nil, pgerr.New(pgerr.FeatureNotSupported, "unnest of several arrays is not supported")
+	if len(args) == 0 {
+		return nil, nil, errNoFunction(name, nil)
 	}
-	arr, err := arrayArg(name, args[0])
-	if err != nil {
-		return nil, nil, err
+	out := make([]Expr, len(args))
+	cols := make([]SetCol, len(args))
+	for i, a := range args {
+		arr, err := arrayArg(name, a)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i], cols[i] = arr, SetCol{Name: name, Typ: ArrayElemType(a)}
 	}
-	return []Expr{arr}, []SetCol{{Name: name, Typ: ArrayElemType(args[0])}}, nil
+	return out, cols, nil
 }
 
+// IsMultiUnnest reports whether call is unnest of several arrays, which
+// PostgreSQL allows in FROM only.
+func (s *SetCall) IsMultiUnnest() bool { return s.Fn == "unnest" && len(s.Args) > 1 }
+
+// runUnnest emits the arrays' elements side by side; a shorter array is
+// padded with NULLs.
 func runUnnest(s *SetCall, args []datum.Datum, emit func(datum.Row) error) error {
-	a, err := ParseArray(args[0].Str())
-	if err != nil {
-		return err
-	}
-	t := s.Cols[0].Typ
-	for _, e := range a.Elems {
-		v, err := elemAs(e, t)
+	arrays := make([]Array, len(args))
+	longest := 0
+	for i, x := range args {
+		a, err := ParseArray(x.Str())
 		if err != nil {
 			return err
 		}
-		if err := emit(datum.Row{v}); err != nil {
+		arrays[i] = a
+		longest = max(longest, len(a.Elems))
+	}
+	for k := 0; k < longest; k++ {
+		row := make(datum.Row, len(arrays))
+		for i, a := range arrays {
+			if k >= len(a.Elems) {
+				row[i] = datum.Null
+				continue
+			}
+			v, err := elemAs(a.Elems[k], s.Cols[i].Typ)
+			if err != nil {
+				return err
+			}
+			row[i] = v
+		}
+		if err := emit(row); err != nil {
 			return err
 		}
 	}

@@ -158,6 +158,8 @@ func TestBIFunctionsVsPostgres(t *testing.T) {
 			fmt.Sprintf("SELECT * FROM string_to_table(%s, %s) WITH ORDINALITY", lit(joined()), lit(sep())),
 			fmt.Sprintf("SELECT s, n FROM unnest(string_to_array(%s, %s)) WITH ORDINALITY AS u(s, n) ORDER BY n DESC", lit(joined()), lit(sep())),
 			fmt.Sprintf("SELECT * FROM string_to_array(%s, %s) AS a", lit(joined()), lit(sep())),
+			fmt.Sprintf("SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')) WITH ORDINALITY AS t(a, b, n)", lit(joined()), lit(joined())),
+			fmt.Sprintf("SELECT upper(regexp_split_to_table(%s, ',')), string_to_table(%s, ',')", lit(joined()), lit(joined())),
 			fmt.Sprintf("SELECT parse_ident(%s)", lit(ident())),
 			fmt.Sprintf("SELECT parse_ident(%s, false)", lit(ident()+[]string{"", "(", " x"}[rng.Intn(3)])),
 			fmt.Sprintf("SELECT quote_ident(%s)", lit(word())),
