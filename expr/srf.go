@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"unicode/utf8"
@@ -11,7 +12,8 @@ import (
 
 // Set-returning functions: generate_series, unnest, generate_subscripts,
 // information_schema._pg_expandarray, string_to_table,
-// regexp_split_to_table, regexp_matches and pg_options_to_table. The
+// regexp_split_to_table, regexp_matches, pg_options_to_table,
+// json_each[_text], json_array_elements[_text] and json_object_keys. The
 // binder resolves a call with ResolveSetFunc (in FROM, or in a select
 // list, where several calls run in lockstep); the batch evaluator runs it
 // with SetCall.Run over the arguments' values of each input row. Like
@@ -95,6 +97,12 @@ var setFuncs = map[string]*setFuncDef{
 	"regexp_split_to_table":              {resolve: resolveRegexpSplit, run: runRegexpSplit},
 	"regexp_matches":                     {resolve: resolveRegexpMatches, run: runRegexpMatches},
 	"pg_options_to_table":                {resolve: resolveOptions, run: runOptions},
+}
+
+func init() {
+	for _, f := range []string{"array_elements", "array_elements_text", "each", "each_text", "object_keys"} {
+		setFuncs["json_"+f] = &setFuncDef{resolve: resolveJSONSet, run: runJSONSet}
+	}
 }
 
 func canonicalSetFunc(name string) string {
@@ -588,6 +596,117 @@ func runOptions(s *SetCall, args []datum.Datum, emit func(datum.Row) error) erro
 			v = datum.Null
 		}
 		if err := emit(datum.Row{datum.NewString(name), v}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// JSON set-returning functions: json_array_elements[_text], json_each[_text]
+// and json_object_keys. Values keep their text as written, as PostgreSQL's
+// json does. (The jsonb_ forms, which sort keys and reformat values, are
+// not here.)
+
+func resolveJSONSet(name string, args []Expr) ([]Expr, []SetCol, error) {
+	if len(args) != 1 {
+		return nil, nil, errNoFunction(name, argTypes(args))
+	}
+	a, err := coerce(args[0], datum.TypeJSON)
+	if err != nil || a.Type().Kind() != datum.KindString {
+		return nil, nil, errNoFunction(name, argTypes(args))
+	}
+	valType := datum.TypeJSON
+	if strings.HasSuffix(name, "_text") {
+		valType = datum.TypeText
+	}
+	switch strings.TrimPrefix(name, "json_") {
+	case "each", "each_text":
+		return []Expr{a}, []SetCol{{Name: "key", Typ: datum.TypeText}, {Name: "value", Typ: valType}}, nil
+	case "object_keys":
+		return []Expr{a}, []SetCol{{Name: name, Typ: datum.TypeText}}, nil
+	}
+	return []Expr{a}, []SetCol{{Name: "value", Typ: valType}}, nil
+}
+
+func errJSON(err error) error {
+	return pgerr.New(pgerr.InvalidTextRepresentation, "invalid input syntax for type json").WithDetail("%s", err.Error())
+}
+
+// jsonText is a JSON value as the _text functions return it: a string's
+// contents, NULL for null, else the value's text.
+func jsonText(raw json.RawMessage) datum.Datum {
+	switch {
+	case string(raw) == "null":
+		return datum.Null
+	case len(raw) > 0 && raw[0] == '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return datum.NewString(s)
+		}
+	}
+	return datum.NewString(string(raw))
+}
+
+func runJSONSet(s *SetCall, args []datum.Datum, emit func(datum.Row) error) error {
+	text := strings.HasSuffix(s.Fn, "_text")
+	val := func(raw json.RawMessage) datum.Datum {
+		if text {
+			return jsonText(raw)
+		}
+		return datum.NewString(string(raw))
+	}
+	if !json.Valid([]byte(args[0].Str())) {
+		return pgerr.New(pgerr.InvalidTextRepresentation, "invalid input syntax for type json")
+	}
+	dec := json.NewDecoder(strings.NewReader(args[0].Str()))
+	tok, err := dec.Token()
+	if err != nil {
+		return errJSON(err)
+	}
+	kind := strings.TrimPrefix(s.Fn, "json_")
+	wantObject := kind != "array_elements" && kind != "array_elements_text"
+	d, _ := tok.(json.Delim)
+	what := map[json.Delim]string{'[': "an array", '{': "an object"}[d]
+	if what == "" {
+		what = "a scalar"
+	}
+	switch {
+	case kind == "object_keys" && d != '{':
+		return pgerr.New(pgerr.InvalidParameterValue, "cannot call %s on %s", s.Fn, what)
+	case wantObject && d != '{':
+		if d == '[' {
+			return pgerr.New(pgerr.InvalidParameterValue, "cannot deconstruct an array as an object")
+		}
+		return pgerr.New(pgerr.InvalidParameterValue, "cannot deconstruct a scalar")
+	case !wantObject && d != '[':
+		if d == '{' {
+			return pgerr.New(pgerr.InvalidParameterValue, "cannot call %s on a non-array", s.Fn)
+		}
+		return pgerr.New(pgerr.InvalidParameterValue, "cannot call %s on a scalar", s.Fn)
+	}
+	for dec.More() {
+		var key string
+		if wantObject {
+			kt, err := dec.Token()
+			if err != nil {
+				return errJSON(err)
+			}
+			key, _ = kt.(string)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return errJSON(err)
+		}
+		var row datum.Row
+		switch kind {
+		case "each", "each_text":
+			row = datum.Row{datum.NewString(key), val(raw)}
+		case "object_keys":
+			row = datum.Row{datum.NewString(key)}
+		default:
+			row = datum.Row{val(raw)}
+		}
+		if err := emit(row); err != nil {
 			return err
 		}
 	}

@@ -180,6 +180,11 @@ func TestBIFunctionsVsPostgres(t *testing.T) {
 			fmt.Sprintf("SELECT i.id, w.* FROM items i CROSS JOIN LATERAL regexp_split_to_table(i.name, %s) WITH ORDINALITY w WHERE i.id < %d ORDER BY 1, 3", lit([]string{"", " ", "[ab]"}[rng.Intn(3)]), rng.Intn(8)),
 			fmt.Sprintf("SELECT i.id, s FROM items i JOIN LATERAL generate_series(1, i.qty) s ON s > %d ORDER BY 1, 2", rng.Intn(3)),
 			fmt.Sprintf("SELECT pg_size_pretty(%d::bigint)", rng.Int63n(1<<45)),
+			fmt.Sprintf("SELECT * FROM json_each(%s) WITH ORDINALITY", lit(randJSON(rng, 2))),
+			fmt.Sprintf("SELECT * FROM json_each_text(%s)", lit(randJSON(rng, 2))),
+			fmt.Sprintf("SELECT json_array_elements(%s)", lit(randJSON(rng, 2))),
+			fmt.Sprintf("SELECT * FROM json_array_elements_text(%s) AS e(v)", lit(randJSON(rng, 2))),
+			fmt.Sprintf("SELECT * FROM json_object_keys(%s)", lit(randJSON(rng, 2))),
 			fmt.Sprintf("SELECT set_config('application_name', %s, false), current_setting('application_name')", lit(word())),
 		)
 	}
@@ -242,4 +247,25 @@ func errCode(err error) string {
 		return "timeout"
 	}
 	return err.Error()
+}
+
+// randJSON is a random JSON value, with random spacing (json keeps it).
+func randJSON(rng *rand.Rand, depth int) string {
+	sp := func() string { return []string{"", " ", "  "}[rng.Intn(3)] }
+	n := rng.Intn(4)
+	switch k := rng.Intn(7); {
+	case depth > 0 && k < 3:
+		var parts []string
+		for i := 0; i < n; i++ {
+			parts = append(parts, fmt.Sprintf("%q%s:%s%s", string(rune('a'+rng.Intn(4)))+"k", sp(), sp(), randJSON(rng, depth-1)))
+		}
+		return "{" + sp() + strings.Join(parts, ","+sp()) + "}"
+	case depth > 0 && k < 6:
+		var parts []string
+		for i := 0; i < n; i++ {
+			parts = append(parts, randJSON(rng, depth-1))
+		}
+		return "[" + strings.Join(parts, ","+sp()) + sp() + "]"
+	}
+	return []string{"1", "-2.5", `"s"`, `"x y"`, "null", "true", `"\\u00e9"`}[rng.Intn(7)]
 }
