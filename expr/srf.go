@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 	"unicode/utf8"
@@ -11,7 +12,8 @@ import (
 
 // Set-returning functions: generate_series, unnest, generate_subscripts,
 // information_schema._pg_expandarray, string_to_table,
-// regexp_split_to_table, regexp_matches and pg_options_to_table. The
+// regexp_split_to_table, regexp_matches, pg_options_to_table,
+// json_each[_text], json_array_elements[_text] and json_object_keys. The
 // binder resolves a call with ResolveSetFunc (in FROM, or in a select
 // list, where several calls run in lockstep); the batch evaluator runs it
 // with SetCall.Run over the arguments' values of each input row. Like
@@ -97,6 +99,12 @@ var setFuncs = map[string]*setFuncDef{
 	"pg_options_to_table":                {resolve: resolveOptions, run: runOptions},
 }
 
+func init() {
+	for _, f := range []string{"array_elements", "array_elements_text", "each", "each_text", "object_keys"} {
+		setFuncs["json_"+f] = &setFuncDef{resolve: resolveJSONSet, run: runJSONSet}
+	}
+}
+
 func canonicalSetFunc(name string) string {
 	name = strings.ToLower(name)
 	if n := strings.TrimPrefix(name, "pg_catalog."); n != name {
@@ -143,6 +151,15 @@ func (s *SetCall) Run(args []datum.Datum, emit func(datum.Row) error) error {
 	}
 	if s.Fn == scalarSetFunc {
 		return emit(datum.Row{args[0]})
+	}
+	if s.IsMultiUnnest() {
+		// unnest(a, b, ...) reads a NULL array as an empty one.
+		args = append([]datum.Datum(nil), args...)
+		for i, a := range args {
+			if a.IsNull() {
+				args[i] = datum.NewString("{}")
+			}
+		}
 	}
 	for _, a := range args {
 		if a.IsNull() {
@@ -269,29 +286,55 @@ func addInterval(ts int64, iv datum.Datum) (int64, error) {
 	return v.Micros(), nil
 }
 
+// resolveUnnest types unnest(a [, b ...]): with several arrays (only in
+// FROM, as in PostgreSQL) one column per array, zipped.
 func resolveUnnest(name string, args []Expr) ([]Expr, []SetCol, error) {
-	if len(args) != 1 {
-		return nil, nil, pgerr.New(pgerr.FeatureNotSupported, "unnest of several arrays is not supported")
+	if len(args) == 0 {
+		return nil, nil, errNoFunction(name, nil)
 	}
-	arr, err := arrayArg(name, args[0])
-	if err != nil {
-		return nil, nil, err
+	out := make([]Expr, len(args))
+	cols := make([]SetCol, len(args))
+	for i, a := range args {
+		arr, err := arrayArg(name, a)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i], cols[i] = arr, SetCol{Name: name, Typ: ArrayElemType(a)}
 	}
-	return []Expr{arr}, []SetCol{{Name: name, Typ: ArrayElemType(args[0])}}, nil
+	return out, cols, nil
 }
 
+// IsMultiUnnest reports whether call is unnest of several arrays, which
+// PostgreSQL allows in FROM only.
+func (s *SetCall) IsMultiUnnest() bool { return s.Fn == "unnest" && len(s.Args) > 1 }
+
+// runUnnest emits the arrays' elements side by side; a shorter array is
+// padded with NULLs.
 func runUnnest(s *SetCall, args []datum.Datum, emit func(datum.Row) error) error {
-	a, err := ParseArray(args[0].Str())
-	if err != nil {
-		return err
-	}
-	t := s.Cols[0].Typ
-	for _, e := range a.Elems {
-		v, err := elemAs(e, t)
+	arrays := make([]Array, len(args))
+	longest := 0
+	for i, x := range args {
+		a, err := ParseArray(x.Str())
 		if err != nil {
 			return err
 		}
-		if err := emit(datum.Row{v}); err != nil {
+		arrays[i] = a
+		longest = max(longest, len(a.Elems))
+	}
+	for k := 0; k < longest; k++ {
+		row := make(datum.Row, len(arrays))
+		for i, a := range arrays {
+			if k >= len(a.Elems) {
+				row[i] = datum.Null
+				continue
+			}
+			v, err := elemAs(a.Elems[k], s.Cols[i].Typ)
+			if err != nil {
+				return err
+			}
+			row[i] = v
+		}
+		if err := emit(row); err != nil {
 			return err
 		}
 	}
@@ -553,6 +596,117 @@ func runOptions(s *SetCall, args []datum.Datum, emit func(datum.Row) error) erro
 			v = datum.Null
 		}
 		if err := emit(datum.Row{datum.NewString(name), v}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// JSON set-returning functions: json_array_elements[_text], json_each[_text]
+// and json_object_keys. Values keep their text as written, as PostgreSQL's
+// json does. (The jsonb_ forms, which sort keys and reformat values, are
+// not here.)
+
+func resolveJSONSet(name string, args []Expr) ([]Expr, []SetCol, error) {
+	if len(args) != 1 {
+		return nil, nil, errNoFunction(name, argTypes(args))
+	}
+	a, err := coerce(args[0], datum.TypeJSON)
+	if err != nil || a.Type().Kind() != datum.KindString {
+		return nil, nil, errNoFunction(name, argTypes(args))
+	}
+	valType := datum.TypeJSON
+	if strings.HasSuffix(name, "_text") {
+		valType = datum.TypeText
+	}
+	switch strings.TrimPrefix(name, "json_") {
+	case "each", "each_text":
+		return []Expr{a}, []SetCol{{Name: "key", Typ: datum.TypeText}, {Name: "value", Typ: valType}}, nil
+	case "object_keys":
+		return []Expr{a}, []SetCol{{Name: name, Typ: datum.TypeText}}, nil
+	}
+	return []Expr{a}, []SetCol{{Name: "value", Typ: valType}}, nil
+}
+
+func errJSON(err error) error {
+	return pgerr.New(pgerr.InvalidTextRepresentation, "invalid input syntax for type json").WithDetail("%s", err.Error())
+}
+
+// jsonText is a JSON value as the _text functions return it: a string's
+// contents, NULL for null, else the value's text.
+func jsonText(raw json.RawMessage) datum.Datum {
+	switch {
+	case string(raw) == "null":
+		return datum.Null
+	case len(raw) > 0 && raw[0] == '"':
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return datum.NewString(s)
+		}
+	}
+	return datum.NewString(string(raw))
+}
+
+func runJSONSet(s *SetCall, args []datum.Datum, emit func(datum.Row) error) error {
+	text := strings.HasSuffix(s.Fn, "_text")
+	val := func(raw json.RawMessage) datum.Datum {
+		if text {
+			return jsonText(raw)
+		}
+		return datum.NewString(string(raw))
+	}
+	if !json.Valid([]byte(args[0].Str())) {
+		return pgerr.New(pgerr.InvalidTextRepresentation, "invalid input syntax for type json")
+	}
+	dec := json.NewDecoder(strings.NewReader(args[0].Str()))
+	tok, err := dec.Token()
+	if err != nil {
+		return errJSON(err)
+	}
+	kind := strings.TrimPrefix(s.Fn, "json_")
+	wantObject := kind != "array_elements" && kind != "array_elements_text"
+	d, _ := tok.(json.Delim)
+	what := map[json.Delim]string{'[': "an array", '{': "an object"}[d]
+	if what == "" {
+		what = "a scalar"
+	}
+	switch {
+	case kind == "object_keys" && d != '{':
+		return pgerr.New(pgerr.InvalidParameterValue, "cannot call %s on %s", s.Fn, what)
+	case wantObject && d != '{':
+		if d == '[' {
+			return pgerr.New(pgerr.InvalidParameterValue, "cannot deconstruct an array as an object")
+		}
+		return pgerr.New(pgerr.InvalidParameterValue, "cannot deconstruct a scalar")
+	case !wantObject && d != '[':
+		if d == '{' {
+			return pgerr.New(pgerr.InvalidParameterValue, "cannot call %s on a non-array", s.Fn)
+		}
+		return pgerr.New(pgerr.InvalidParameterValue, "cannot call %s on a scalar", s.Fn)
+	}
+	for dec.More() {
+		var key string
+		if wantObject {
+			kt, err := dec.Token()
+			if err != nil {
+				return errJSON(err)
+			}
+			key, _ = kt.(string)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return errJSON(err)
+		}
+		var row datum.Row
+		switch kind {
+		case "each", "each_text":
+			row = datum.Row{datum.NewString(key), val(raw)}
+		case "object_keys":
+			row = datum.Row{datum.NewString(key)}
+		default:
+			row = datum.Row{val(raw)}
+		}
+		if err := emit(row); err != nil {
 			return err
 		}
 	}

@@ -302,7 +302,8 @@ var tableDefs = []*tableDef{
 	{"pg_catalog", "pg_attrdef", "oid oid, adrelid oid, adnum int2, adbin pg_node_tree", empty},
 	{"pg_catalog", "pg_description", "objoid oid, classoid oid, objsubid int4, description text",
 		func(s *snapshot) [][]any {
-			var out [][]any
+			// PostgreSQL's comment on public (pg_dump leaves it alone).
+			out := [][]any{{oidPublic, uint32(2615), 0, "standard public schema"}}
 			for _, r := range s.rels {
 				if r.desc != "" {
 					out = append(out, []any{r.oid, oidPGClass, 0, r.desc})

@@ -139,6 +139,9 @@ func (b *binder) bindSetFuncs(node Node, sc *scope, items []selItem, order []sql
 			if err != nil {
 				return positioned(err, f.Pos)
 			}
+			if call.IsMultiUnnest() {
+				return errAt(f.Pos, pgerr.FeatureNotSupported, "unnest of several arrays is only allowed in FROM")
+			}
 			k := call.Fn + "(" + exprList(call.Args) + ")"
 			for _, a := range call.Args {
 				k += "|" + exprKey(a)

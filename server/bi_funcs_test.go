@@ -158,6 +158,8 @@ func TestBIFunctionsVsPostgres(t *testing.T) {
 			fmt.Sprintf("SELECT * FROM string_to_table(%s, %s) WITH ORDINALITY", lit(joined()), lit(sep())),
 			fmt.Sprintf("SELECT s, n FROM unnest(string_to_array(%s, %s)) WITH ORDINALITY AS u(s, n) ORDER BY n DESC", lit(joined()), lit(sep())),
 			fmt.Sprintf("SELECT * FROM string_to_array(%s, %s) AS a", lit(joined()), lit(sep())),
+			fmt.Sprintf("SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')) WITH ORDINALITY AS t(a, b, n)", lit(joined()), lit(joined())),
+			fmt.Sprintf("SELECT upper(regexp_split_to_table(%s, ',')), string_to_table(%s, ',')", lit(joined()), lit(joined())),
 			fmt.Sprintf("SELECT parse_ident(%s)", lit(ident())),
 			fmt.Sprintf("SELECT parse_ident(%s, false)", lit(ident()+[]string{"", "(", " x"}[rng.Intn(3)])),
 			fmt.Sprintf("SELECT quote_ident(%s)", lit(word())),
@@ -178,9 +180,25 @@ func TestBIFunctionsVsPostgres(t *testing.T) {
 			fmt.Sprintf("SELECT i.id, w.* FROM items i CROSS JOIN LATERAL regexp_split_to_table(i.name, %s) WITH ORDINALITY w WHERE i.id < %d ORDER BY 1, 3", lit([]string{"", " ", "[ab]"}[rng.Intn(3)]), rng.Intn(8)),
 			fmt.Sprintf("SELECT i.id, s FROM items i JOIN LATERAL generate_series(1, i.qty) s ON s > %d ORDER BY 1, 2", rng.Intn(3)),
 			fmt.Sprintf("SELECT pg_size_pretty(%d::bigint)", rng.Int63n(1<<45)),
+			fmt.Sprintf("SELECT * FROM json_each(%s) WITH ORDINALITY", lit(randJSON(rng, 2))),
+			fmt.Sprintf("SELECT * FROM json_each_text(%s)", lit(randJSON(rng, 2))),
+			fmt.Sprintf("SELECT json_array_elements(%s)", lit(randJSON(rng, 2))),
+			fmt.Sprintf("SELECT * FROM json_array_elements_text(%s) AS e(v)", lit(randJSON(rng, 2))),
+			fmt.Sprintf("SELECT * FROM json_object_keys(%s)", lit(randJSON(rng, 2))),
 			fmt.Sprintf("SELECT set_config('application_name', %s, false), current_setting('application_name')", lit(word())),
 		)
 	}
+	// Grafana's PostgreSQL data source lists tables and columns with these
+	// (the weir_* system tables left out: PostgreSQL has none).
+	searchPath := `SELECT CASE WHEN trim(s[i]) = '"$user"' THEN user ELSE trim(s[i]) END FROM generate_series(array_lower(string_to_array(current_setting('search_path'),','),1), array_upper(string_to_array(current_setting('search_path'),','),1)) as i, string_to_array(current_setting('search_path'),',') s`
+	queries = append(queries,
+		"SELECT quote_ident(table_name) FROM information_schema.tables WHERE table_schema IN ("+searchPath+") AND table_name NOT LIKE 'weir%' ORDER BY table_name",
+		"SELECT quote_ident(column_name) AS \"column\", data_type AS \"type\" FROM information_schema.columns WHERE CASE WHEN array_length(parse_ident('items'),1) = 2 THEN quote_ident(table_schema) = (parse_ident('items'))[1] AND quote_ident(table_name) = (parse_ident('items'))[2] ELSE quote_ident(table_name) = 'items' AND table_schema IN ("+searchPath+") END ORDER BY 1",
+		"SELECT n.nspname, c.relname, has_table_privilege(c.oid, 'SELECT'), has_any_column_privilege(c.oid, 'SELECT, INSERT') FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','v','m','f','p') AND n.nspname NOT IN ('information_schema', 'pg_catalog') AND c.relname NOT LIKE 'weir%' ORDER BY 1, 2",
+		"SELECT schemaname, relname, seq_tup_read >= 0, n_tup_upd FROM pg_stat_user_tables ORDER BY relname",
+		"SELECT schemaname, relname, idx_blks_hit IS NULL FROM pg_statio_user_tables ORDER BY relname",
+		"SELECT count(*) FROM pg_locks WHERE granted AND NOT granted",
+	)
 	run := func(c *pgx.Conn, q string) string {
 		rows, err := c.Query(ctx, q)
 		if err != nil {
@@ -229,4 +247,25 @@ func errCode(err error) string {
 		return "timeout"
 	}
 	return err.Error()
+}
+
+// randJSON is a random JSON value, with random spacing (json keeps it).
+func randJSON(rng *rand.Rand, depth int) string {
+	sp := func() string { return []string{"", " ", "  "}[rng.Intn(3)] }
+	n := rng.Intn(4)
+	switch k := rng.Intn(7); {
+	case depth > 0 && k < 3:
+		var parts []string
+		for i := 0; i < n; i++ {
+			parts = append(parts, fmt.Sprintf("%q%s:%s%s", string(rune('a'+rng.Intn(4)))+"k", sp(), sp(), randJSON(rng, depth-1)))
+		}
+		return "{" + sp() + strings.Join(parts, ","+sp()) + "}"
+	case depth > 0 && k < 6:
+		var parts []string
+		for i := 0; i < n; i++ {
+			parts = append(parts, randJSON(rng, depth-1))
+		}
+		return "[" + strings.Join(parts, ","+sp()) + sp() + "]"
+	}
+	return []string{"1", "-2.5", `"s"`, `"x y"`, "null", "true", `"\\u00e9"`}[rng.Intn(7)]
 }
