@@ -71,6 +71,12 @@ type Job struct {
 	runMu     sync.Mutex // orders units' exits with reconfigurations' holds
 	scale     *scaler    // nil: no autoscaling and no chaos (scaler.go)
 
+	// sinks are the writers of the job's exactly-once sinks, by sink id
+	// (outbox.go); unitsEnded closes when every unit has ended, so the
+	// delivery loops know no entry will come.
+	sinks      map[uint64]*sinkWriter
+	unitsEnded chan struct{}
+
 	eventsIn    atomic.Int64
 	eventsOut   atomic.Int64
 	lateDropped atomic.Int64
@@ -93,11 +99,13 @@ type stageRT struct {
 	nb      int      // keyed stages: buckets
 	inboxes []*inbox // keyed stages: per bucket
 	table   unitTable
+	// sinkWriters are the exactly-once sinks the stage writes (outbox.go).
+	sinkWriters []*sinkWriter
 }
 
 func newJob(x *Executor, plan *planner.JobPlan, meta JobMeta) (*Job, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &Job{x: x, plan: plan, meta: meta, ctx: ctx, cancel: cancel, done: make(chan struct{}), drainCh: make(chan struct{}), unitsDone: make(chan struct{})}
+	j := &Job{x: x, plan: plan, meta: meta, ctx: ctx, cancel: cancel, done: make(chan struct{}), drainCh: make(chan struct{}), unitsDone: make(chan struct{}), unitsEnded: make(chan struct{})}
 	j.mu.state = StateRunning
 	j.mu.progress = make(chan struct{})
 	j.startedAt = x.cfg.Env.Clock.Now().UnixMicro()
@@ -158,6 +166,10 @@ func newJob(x *Executor, plan *planner.JobPlan, meta JobMeta) (*Job, error) {
 		st.setList(ws)
 	}
 	j.setWorkers(maxW)
+	if err := j.makeSinkWriters(); err != nil {
+		cancel()
+		return nil, err
+	}
 	for _, st := range j.stages {
 		for _, w := range st.list() {
 			if err := w.init(true); err != nil {
@@ -343,8 +355,12 @@ func (j *Job) start() {
 		j.wg.Add(1)
 		go j.scale.run()
 	}
+	for _, sw := range j.sinks {
+		go sw.run()
+	}
 	go func() {
 		j.wg.Wait()
+		j.finishSinks()
 		j.finish()
 	}()
 }

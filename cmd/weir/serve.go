@@ -59,7 +59,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	e, err := engine.Open(engine.Options{DataDir: *data, Stdout: stdout, CommitHook: commitCrashHook(), Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
+	e, err := engine.Open(engine.Options{DataDir: *data, Stdout: stdout, BundleSize: envInt("WEIR_BUNDLE_SIZE"), CommitHook: commitCrashHook(), SinkHook: sinkCrashHook(), Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }})
 	if err != nil {
 		fmt.Fprintln(stderr, "weir serve:", err)
 		return 1
