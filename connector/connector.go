@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"context"
 	"io"
 	"path/filepath"
 	"sort"
@@ -167,6 +168,31 @@ type Reader interface {
 	Close() error
 }
 
+// StartingSource is a Source whose partitions do not start at offset 0
+// when a job first reads them (kafka with start = 'latest'). The executor
+// calls StartOffset once per partition at a lineage's first start and
+// persists the answer as the partition's committed position, so a restart
+// continues from it; Open then always takes from literally. Partitions
+// found later while the job runs (PartitionWatcher) start at 0.
+type StartingSource interface {
+	StartOffset(p, n int) (int64, error)
+}
+
+// PartitionWatcher is an unbounded Source whose partition count can grow
+// while a job reads it (partitions added to a Kafka topic). The executor
+// persists the count it runs with; a goroutine per such source stage calls
+// WaitPartitions(ctx, have), which blocks until the source has more than
+// have partitions and returns the new count (or ctx's error once ctx is
+// done). The executor then adds one unit per new partition, opened at
+// offset 0, with the stage's current watermark as its starting watermark
+// (so a record older than what the job already closed is late, never a
+// record reaching a window that fired), and persists the new count with
+// the units in one batch. Partition numbers are stable: partition p is the
+// same partition for every n.
+type PartitionWatcher interface {
+	WaitPartitions(ctx context.Context, have int) (int, error)
+}
+
 // BacklogReader is a Reader that knows how many records wait to be read
 // (the log: published minus read). The autoscaler counts it as load.
 type BacklogReader interface {
@@ -201,9 +227,13 @@ func OpenSource(cfg SourceConfig, env Env) (Source, error) {
 		return openDatagen(cfg, env)
 	case "nexmark":
 		return openNexmark(cfg, env)
+	case "kafka":
+		return openKafkaSource(cfg, env)
+	case "nats":
+		return openNatsSource(cfg, env)
 	}
 	return nil, pgerr.New(pgerr.InvalidParameterValue, "unknown source connector %q", cfg.Connector).
-		WithHint("Sources support connector = 'log', 'file', 'datagen' or 'nexmark'.")
+		WithHint("Sources support connector = 'log', 'file', 'datagen', 'nexmark', 'kafka' or 'nats'.")
 }
 
 // OpenSink validates cfg's options and opens the sink.

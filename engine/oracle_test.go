@@ -256,56 +256,65 @@ type oKey struct {
 // oracleFor computes a job's expected final rows (one line per window and
 // device) and its late_dropped count.
 func oracleFor(j oJob, evs []oEvent) ([]string, int64) {
+	return oracleForParts(j, [][]oEvent{evs})
+}
+
+// oracleForParts is oracleFor over a source of several partitions, each
+// read in order with its own watermark (which decides its records'
+// lateness).
+func oracleForParts(j oJob, parts [][]oEvent) ([]string, int64) {
 	slide := j.size
 	if j.hop {
 		slide = j.slide
 	}
 	accs := map[oKey]*oAcc{}
-	maxTS := int64(math.MinInt64)
 	var dropped int64
-	for _, e := range evs {
-		wm := int64(math.MinInt64)
-		if maxTS != math.MinInt64 {
-			wm = maxTS - oDelay
-		}
-		// The watermark follows every record read, filtered or not.
-		if !(j.keyed && e.device == nil) {
-			last := floorDivOracle(e.ts-j.offset, slide)*slide + j.offset
-			for st := last; st > e.ts-j.size; st -= slide {
-				if st+j.size+j.lateness <= wm {
-					dropped++
-					continue
-				}
-				k := oKey{start: st, device: "\x00"}
-				if e.device != nil {
-					k.device = *e.device
-				}
-				a := accs[k]
-				if a == nil {
-					a = &oAcc{rpms: map[int64]bool{}, minT: math.Inf(1), maxT: math.Inf(-1), minRpm: math.MaxInt64}
-					accs[k] = a
-				}
-				a.n++
-				if e.temp != nil {
-					a.nTemp++
-					a.temps = append(a.temps, *e.temp)
-					a.minT = math.Min(a.minT, *e.temp)
-					a.maxT = math.Max(a.maxT, *e.temp)
-				}
-				if e.rpm != nil {
-					a.rpms[*e.rpm] = true
-					a.sumRpm += *e.rpm
-					a.nRpm++
-					a.minRpm = min(a.minRpm, *e.rpm)
-				}
-				if e.ok != nil {
-					a.seenB = true
-					a.anyOK = a.anyOK || *e.ok
+	for _, evs := range parts {
+		maxTS := int64(math.MinInt64)
+		for _, e := range evs {
+			wm := int64(math.MinInt64)
+			if maxTS != math.MinInt64 {
+				wm = maxTS - oDelay
+			}
+			// The watermark follows every record read, filtered or not.
+			if !(j.keyed && e.device == nil) {
+				last := floorDivOracle(e.ts-j.offset, slide)*slide + j.offset
+				for st := last; st > e.ts-j.size; st -= slide {
+					if st+j.size+j.lateness <= wm {
+						dropped++
+						continue
+					}
+					k := oKey{start: st, device: "\x00"}
+					if e.device != nil {
+						k.device = *e.device
+					}
+					a := accs[k]
+					if a == nil {
+						a = &oAcc{rpms: map[int64]bool{}, minT: math.Inf(1), maxT: math.Inf(-1), minRpm: math.MaxInt64}
+						accs[k] = a
+					}
+					a.n++
+					if e.temp != nil {
+						a.nTemp++
+						a.temps = append(a.temps, *e.temp)
+						a.minT = math.Min(a.minT, *e.temp)
+						a.maxT = math.Max(a.maxT, *e.temp)
+					}
+					if e.rpm != nil {
+						a.rpms[*e.rpm] = true
+						a.sumRpm += *e.rpm
+						a.nRpm++
+						a.minRpm = min(a.minRpm, *e.rpm)
+					}
+					if e.ok != nil {
+						a.seenB = true
+						a.anyOK = a.anyOK || *e.ok
+					}
 				}
 			}
-		}
-		if e.ts > maxTS {
-			maxTS = e.ts
+			if e.ts > maxTS {
+				maxTS = e.ts
+			}
 		}
 	}
 	var lines []string

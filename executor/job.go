@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/binary"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,7 +96,7 @@ type stageRT struct {
 	source  connector.Source
 	live    atomic.Int32 // workers still running
 
-	nparts  int      // source stages: partitions
+	nparts  int      // source stages: partitions (grows only under the lifecycle semaphore: partitions.go)
 	nb      int      // keyed stages: buckets
 	inboxes []*inbox // keyed stages: per bucket
 	table   unitTable
@@ -263,6 +264,7 @@ func (j *Job) setupStage(st *stageRT, workers int) error {
 	}
 	n := 0
 	haveTable := false
+	var starts []int64 // first start: the partitions' starting positions
 	if ok && len(v) == 4 {
 		n = int(binary.BigEndian.Uint32(v))
 		tv, ok, err := store.Get(tkey)
@@ -290,6 +292,9 @@ func (j *Job) setupStage(st *stageRT, workers int) error {
 			for p := 0; p < n; p++ {
 				st.table.Units = append(st.table.Units, unit{ID: uint32(p), Part: int32(p), Hi: -1, Worker: int32(p % workers)})
 			}
+			if starts, err = startOffsets(st.source, n); err != nil {
+				return err
+			}
 		} else if n == 0 {
 			n = defaultBuckets
 			if st.plan.Parallelism == 1 && j.plan.Options.Parallelism != 1 {
@@ -307,6 +312,10 @@ func (j *Job) setupStage(st *stageRT, workers int) error {
 		b := store.NewBatch()
 		b.Set(nkey, binary.BigEndian.AppendUint32(nil, uint32(n)))
 		b.Set(tkey, st.table.encode())
+		for p, off := range starts {
+			m := workerMeta{Offset: off, MaxTS: minWM, WM: minWM, NaturalWM: minWM, Source: true}
+			b.Set(workerMetaKey(ns, st.plan.ID, p), m.encode())
+		}
 		if err := store.Commit(b); err != nil {
 			return err
 		}
@@ -357,6 +366,12 @@ func (j *Job) start() {
 	}
 	for _, sw := range j.sinks {
 		go sw.run()
+	}
+	for _, st := range j.stages {
+		if pw, ok := st.source.(connector.PartitionWatcher); ok && !st.source.Bounded() {
+			j.wg.Add(1)
+			go j.watchPartitions(st, pw)
+		}
 	}
 	go func() {
 		j.wg.Wait()
@@ -423,6 +438,9 @@ func (j *Job) finish() {
 	for _, st := range j.stages {
 		for _, w := range st.list() {
 			w.close()
+		}
+		if c, ok := st.source.(io.Closer); ok {
+			_ = c.Close()
 		}
 	}
 	j.cancel()

@@ -268,6 +268,7 @@ func (j *Job) newRunner(st *stageRT, u unit) *worker {
 	} else {
 		w.lo, w.hi = 0, ^uint64(0)
 		w.part = int(u.Part)
+		w.nparts = st.nparts
 	}
 	w.slot.Store(j.slotAt(int(u.Worker)))
 	return w

@@ -24,6 +24,7 @@ type worker struct {
 	lo, hi uint64
 	b0, b1 int // keyed: the buckets [b0, b1)
 	part   int // source: the partition
+	nparts int // source: the stage's partition count when the unit was made
 
 	slot       atomic.Pointer[workerSlot]
 	held       *workerSlot   // the worker held for the current bundle
@@ -151,13 +152,13 @@ func (w *worker) init(first bool) error {
 		if rs, ok := w.st.source.(connector.RangeSource); ok && w.unit.Hi >= 0 {
 			from := w.meta.Offset
 			if from == 0 {
-				if from, _, err = rs.Extent(w.part, w.st.nparts); err != nil {
+				if from, _, err = rs.Extent(w.part, w.nparts); err != nil {
 					return err
 				}
 			}
-			r, err = rs.OpenRange(w.part, w.st.nparts, from, w.unit.Hi)
+			r, err = rs.OpenRange(w.part, w.nparts, from, w.unit.Hi)
 		} else {
-			r, err = w.st.source.Open(w.part, w.st.nparts, w.meta.Offset)
+			r, err = w.st.source.Open(w.part, w.nparts, w.meta.Offset)
 		}
 		if err != nil {
 			return err
@@ -208,7 +209,7 @@ func (w *worker) recordError(row datum.Row, err error) error {
 		// The record as it is in the source, fetched by position (rare:
 		// readers keep raw bytes only of records that fail to decode).
 		if rs, ok := w.st.source.(connector.RawSource); ok {
-			if b, err := rs.RawAt(w.part, w.st.nparts, w.cur.offset); err == nil {
+			if b, err := rs.RawAt(w.part, w.nparts, w.cur.offset); err == nil {
 				raw = b
 			}
 		}

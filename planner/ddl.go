@@ -19,7 +19,7 @@ import (
 
 // Known connectors.
 var (
-	sourceConnectors = map[string]bool{"log": true, "file": true, "datagen": true, "nexmark": true}
+	sourceConnectors = map[string]bool{"log": true, "file": true, "datagen": true, "nexmark": true, "kafka": true, "nats": true}
 	sinkConnectors   = map[string]bool{"blackhole": true, "stdout": true, "print": true, "file": true, "postgres": true, "postgresql": true, "kafka": true, "nats": true}
 )
 
@@ -35,7 +35,7 @@ func BindCreateSource(s *sql.CreateSource) (*catalog.Source, error) {
 	src := &catalog.Source{Name: s.Name, Columns: cols, Options: optionMap(s.With), SQL: s.Text}
 	if c := src.Connector(); !sourceConnectors[c] {
 		return nil, errAt(optionPos(s.With, "connector", s.Start), pgerr.InvalidParameterValue, "unknown source connector %q", c).
-			WithHint("Sources support connector = 'log', 'file', 'datagen' or 'nexmark'.")
+			WithHint("Sources support connector = 'log', 'file', 'datagen', 'nexmark', 'kafka' or 'nats'.")
 	}
 	if v, ok := src.Options["idle_timeout"]; ok {
 		if _, err := parseDuration("idle_timeout", v); err != nil {

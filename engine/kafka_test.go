@@ -1,0 +1,258 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/internal/kafkatest"
+)
+
+// kafkaJSON renders an oracle event as the JSON value of a Kafka record
+// (NULLs as JSON null or a missing key).
+func kafkaJSON(rng *rand.Rand, e oEvent) []byte {
+	var f []string
+	if e.device != nil {
+		f = append(f, fmt.Sprintf(`"device": %q`, *e.device))
+	} else if rng.Intn(2) == 0 {
+		f = append(f, `"device": null`)
+	}
+	if e.temp != nil {
+		f = append(f, `"temp": `+strconv.FormatFloat(*e.temp, 'g', -1, 64))
+	}
+	if e.rpm != nil {
+		f = append(f, `"rpm": `+strconv.FormatInt(*e.rpm, 10))
+	}
+	if e.ok != nil {
+		f = append(f, `"ok": `+strconv.FormatBool(*e.ok))
+	}
+	f = append(f, fmt.Sprintf(`"ts": %q`, datum.FormatTimestamp(e.ts)))
+	rng.Shuffle(len(f), func(a, b int) { f[a], f[b] = f[b], f[a] })
+	return []byte("{" + strings.Join(f, ", ") + "}")
+}
+
+// TestKafkaOracle is the SQL oracle test over a 4-partition Kafka topic:
+// the oracle's out-of-order readings, with late records and a share of
+// malformed values, are spread over the partitions at random; the
+// windowed jobs of TestSQLOracle read them through a kafka source and
+// their tables must equal the brute-force oracle computed per partition
+// (each partition has its own watermark, which decides lateness), with
+// late_dropped and the dead letters (raw values) counted exactly. The
+// engine is closed and reopened mid-stream: the jobs resume from the Kafka
+// offsets of their last commits. A last record per partition, far ahead in
+// event time under a device the oracle skips, moves every watermark past
+// the data so every window fires (Kafka sources never end).
+func TestKafkaOracle(t *testing.T) {
+	seed := *oracleSeed
+	if seed == 0 {
+		seed = time.Now().UnixNano()
+	}
+	t.Logf("seed %d (re-run with -seed %d)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+	c := kafkatest.Start(t)
+	const parts = 4
+	c.CreateTopic("readings", parts)
+	evs := genOracleEvents(rng, 1200+rng.Intn(800))
+	byPart := make([][]oEvent, parts)
+	var recs []*kgo.Record
+	badValues := map[string]bool{}
+	bad := []string{`{"device": "d01", "temp": "abc", "ts": "2024-01-01 00:00:01"}`, `{"device": "d01", "ts": "yesterday"}`, `{"device": `, `not json`, `{"temp": 1}`}
+	for _, e := range evs {
+		p := rng.Intn(parts)
+		if rng.Intn(100) == 0 {
+			v := bad[rng.Intn(len(bad))]
+			recs = append(recs, &kgo.Record{Topic: "readings", Partition: int32(p), Value: []byte(v)})
+			badValues[v] = true
+		}
+		byPart[p] = append(byPart[p], e)
+		recs = append(recs, &kgo.Record{Topic: "readings", Partition: int32(p), Value: kafkaJSON(rng, e)})
+	}
+	nbad := int64(len(recs) - len(evs))
+	maxTS := evs[0].ts
+	for _, e := range evs {
+		maxTS = max(maxTS, e.ts)
+	}
+	endTS := maxTS + 3600*oSec
+	// Half the records before the job starts, the rest while it runs.
+	half := len(recs) / 2
+	c.Produce(recs[:half]...)
+
+	jobs := randomJobs(rng)
+	var script strings.Builder
+	fmt.Fprintf(&script, `CREATE SOURCE readings (device VARCHAR, temp DOUBLE, rpm BIGINT, ok BOOLEAN, ts TIMESTAMP NOT NULL,
+  WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH (connector = 'kafka', brokers = '%s', topic = 'readings', format = 'json');
+`, c.Addr())
+	for _, j := range jobs {
+		script.WriteString(j.sql())
+	}
+	dir := t.TempDir()
+	opts := Options{DataDir: filepath.Join(dir, "data"), BaseDir: dir, NoSync: true, Parallelism: 2, BundleSize: 1 + rng.Intn(200)}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	e, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { e.Close() }()
+	s := e.NewSession()
+	if _, err := s.Exec(ctx, script.String()); err != nil {
+		t.Fatal(err)
+	}
+	// Stop mid-stream once the first job has seen some data, reopen.
+	if rj := e.runningJob(jobs[0].name); rj != nil {
+		if _, err := rj.WaitFor(ctx, func() bool { return rj.Status().EventsIn > int64(half/3) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if e, err = Open(opts); err != nil {
+		t.Fatal(err)
+	}
+	s = e.NewSession()
+	c.Produce(recs[half:]...)
+	var ends []*kgo.Record
+	for p := 0; p < parts; p++ {
+		ends = append(ends, &kgo.Record{Topic: "readings", Partition: int32(p),
+			Value: []byte(fmt.Sprintf(`{"device": "zz_end", "ts": %q}`, datum.FormatTimestamp(endTS)))})
+	}
+	c.Produce(ends...)
+	for _, j := range jobs {
+		rj := e.runningJob(j.name)
+		if rj == nil {
+			t.Fatalf("job %s is not running", j.name)
+		}
+		if err := rj.WaitWatermark(ctx, endTS-oDelay); err != nil {
+			t.Fatalf("job %s: %v", j.name, err)
+		}
+	}
+	res, err := s.Exec(ctx, "SELECT name, state, late_dropped, bad_records, error FROM weir_jobs ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := map[string]int64{}
+	for _, r := range res[0].Rows {
+		if r[1].Str() != "RUNNING" || r[3].Int() != nbad {
+			t.Fatalf("job %s is %s with %d bad records (%d written): %s", r[0].Str(), r[1].Str(), r[3].Int(), nbad, oDatum(r[4]))
+		}
+		dropped[r[0].Str()] = r[2].Int()
+	}
+	res, err = s.Exec(ctx, "SELECT job, position, raw FROM weir_dead_letters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(res[0].Rows)) != nbad*int64(len(jobs)) {
+		t.Fatalf("%d dead letters, want %d per job", len(res[0].Rows), nbad)
+	}
+	for _, r := range res[0].Rows {
+		if !badValues[string(r[2].Bytes())] {
+			t.Fatalf("dead letter of %s at %d has raw %q, not a malformed value produced", r[0].Str(), r[1].Int(), r[2].Bytes())
+		}
+	}
+	for _, j := range jobs {
+		want, wantDropped := oracleForParts(j, byPart)
+		res, err := s.Exec(ctx, fmt.Sprintf("SELECT * FROM %s_out WHERE device IS NULL OR device <> 'zz_end'", j.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := finalPanes(res[0].Rows, j.keyed)
+		if err != nil {
+			t.Fatalf("job %s: %v", j.name, err)
+		}
+		if !oSameLines(want, got) {
+			t.Fatalf("seed %d, job %s (%s): table differs from the oracle\n%s", seed, j.name, strings.ReplaceAll(j.sql(), "\n", " "), oDiff(want, got))
+		}
+		if dropped[j.name] != wantDropped {
+			t.Fatalf("seed %d, job %s: late_dropped = %d, oracle %d", seed, j.name, dropped[j.name], wantDropped)
+		}
+	}
+}
+
+// TestKafkaNewPartitions adds partitions to the topic while a job reads
+// it: the job picks them up (discovery_interval) and their records count,
+// also across a restart of the engine, exactly once.
+func TestKafkaNewPartitions(t *testing.T) {
+	c := kafkatest.Start(t)
+	c.CreateTopic("ev", 1)
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	want := map[string]int{} // window start + device → count
+	rec := func(p int, dev string, ts int64) *kgo.Record {
+		w := ts - ts%(10*oSec)
+		if dev != "zz_end" {
+			want[datum.FormatTimestamp(w)+" "+dev]++
+		}
+		return &kgo.Record{Topic: "ev", Partition: int32(p), Value: []byte(fmt.Sprintf(`{"device": %q, "ts": %q}`, dev, datum.FormatTimestamp(ts)))}
+	}
+	var first []*kgo.Record
+	for i := 0; i < 100; i++ {
+		first = append(first, rec(0, fmt.Sprintf("d%d", i%3), base+int64(i)*oSec))
+	}
+	c.Produce(first...)
+	dir := t.TempDir()
+	opts := Options{DataDir: filepath.Join(dir, "data"), BaseDir: dir, NoSync: true, Parallelism: 2}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	e, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { e.Close() }()
+	s := e.NewSession()
+	if _, err := s.Exec(ctx, fmt.Sprintf(`CREATE SOURCE ev (device VARCHAR, ts TIMESTAMP NOT NULL, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)
+  WITH (connector = 'kafka', brokers = '%s', topic = 'ev', discovery_interval = '20 ms');
+CREATE TABLE counts (w TIMESTAMP, device VARCHAR, n BIGINT, PRIMARY KEY (w, device));
+CREATE JOB j AS INSERT INTO counts SELECT window_start, device, count(*) FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, device;`, c.Addr())); err != nil {
+		t.Fatal(err)
+	}
+	rj := e.runningJob("j")
+	if _, err := rj.WaitFor(ctx, func() bool { return rj.Status().EventsIn == 100 }); err != nil {
+		t.Fatal(err)
+	}
+	c.AddPartitions("ev", 3)
+	var more []*kgo.Record
+	for i := 100; i < 200; i++ {
+		more = append(more, rec(1+i%2, fmt.Sprintf("d%d", i%4), base+int64(i)*oSec))
+	}
+	c.Produce(more...)
+	if _, err := rj.WaitFor(ctx, func() bool { return rj.Status().EventsIn == 200 }); err != nil {
+		t.Fatalf("%v (read %d of 200)", err, rj.Status().EventsIn)
+	}
+	// Restart: the three partitions and their positions are persisted.
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if e, err = Open(opts); err != nil {
+		t.Fatal(err)
+	}
+	s = e.NewSession()
+	endTS := base + 3600*oSec
+	c.Produce(rec(0, "zz_end", endTS), rec(1, "zz_end", endTS), rec(2, "zz_end", endTS))
+	rj = e.runningJob("j")
+	if err := rj.WaitWatermark(ctx, endTS-oDelay); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Exec(ctx, "SELECT w, device, n FROM counts WHERE device <> 'zz_end'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, r := range res[0].Rows {
+		got[r[0].Format()+" "+r[1].Str()] = int(r[2].Int())
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("counts differ:\ngot  %v\nwant %v", got, want)
+	}
+	st := rj.Status()
+	if parts := len(st.Stages[0].Ranges); parts != 3 || st.LateDropped != 0 {
+		t.Fatalf("source stage has %d units, %d late drops; want 3, 0", parts, st.LateDropped)
+	}
+}
