@@ -405,6 +405,7 @@ func (sw *sinkWriter) run() {
 			return
 		}
 		sw.remove(len(entries))
+		j.notifyProgress() // WaitFor callers watching OutboxRows
 	}
 }
 
