@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -107,6 +108,9 @@ func (s *kafkaSink) OpenWriter(ctx context.Context, writer string) (SinkWriter, 
 		kgo.DefaultProduceTopic(s.topic),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.UnknownTopicRetries(3),
+		// A broker that stays away fails the delivery (the executor backs
+		// off and retries with a new writer) instead of hanging it.
+		kgo.RecordDeliveryTimeout(30*time.Second),
 	)
 	if err != nil {
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "kafka sink %s: %v", s.cfg.Name, err)

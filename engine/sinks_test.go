@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,7 +42,7 @@ func TestKafkaToSinksOracle(t *testing.T) {
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
 	type agg struct{ n, total int64 }
 	want := map[string]*agg{}
-	var recs []*kgo.Record
+	byPart := make([][]*kgo.Record, parts)
 	endTS := base
 	for p := 0; p < parts; p++ {
 		maxTS := int64(-1 << 62)
@@ -63,8 +64,18 @@ func TestKafkaToSinksOracle(t *testing.T) {
 			}
 			maxTS = max(maxTS, ts)
 			endTS = max(endTS, ts)
-			recs = append(recs, &kgo.Record{Topic: "ev", Partition: int32(p),
+			byPart[p] = append(byPart[p], &kgo.Record{Topic: "ev", Partition: int32(p),
 				Value: []byte(fmt.Sprintf(`{"device": %q, "v": %d, "ts": %q}`, dev, v, datum.FormatTimestamp(ts)))})
+		}
+	}
+	// Interleave the partitions (each keeps its order), so every partition
+	// has records before and after the restart.
+	var recs []*kgo.Record
+	for i := 0; len(recs) < len(byPart[0])+len(byPart[1])+len(byPart[2])+len(byPart[3]); i++ {
+		for p := range byPart {
+			if i < len(byPart[p]) {
+				recs = append(recs, byPart[p][i])
+			}
 		}
 	}
 	var wantLines []string
@@ -80,16 +91,16 @@ CREATE SINK kout (window_start TIMESTAMP NOT NULL, device VARCHAR NOT NULL, n BI
   WITH (connector = 'kafka', brokers = '%[1]s', topic = 'kout', format = 'json');
 CREATE SINK pout (window_start TIMESTAMP, device VARCHAR, n BIGINT, total BIGINT)
   WITH (connector = 'postgres', url = '%[2]s', table = 'pout');
-CREATE JOB kj AS INSERT INTO kout SELECT window_start, device, count(*), sum(v)
+CREATE JOB kj WITH (parallelism = '2') AS INSERT INTO kout SELECT window_start, device, count(*), sum(v)
   FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, device;
-CREATE JOB pj AS INSERT INTO pout SELECT window_start, device, count(*), sum(v)
+CREATE JOB pj WITH (parallelism = '2') AS INSERT INTO pout SELECT window_start, device, count(*), sum(v)
   FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) GROUP BY window_start, window_end, device;
 `, c.Addr(), pg.URL)
 	half := len(recs) / 2
 	c.Produce(recs[:half]...)
 	dir := t.TempDir()
-	opts := Options{DataDir: filepath.Join(dir, "data"), BaseDir: dir, NoSync: true, Parallelism: 2, BundleSize: 1 + rng.Intn(100)}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	opts := Options{DataDir: filepath.Join(dir, "data"), BaseDir: dir, NoSync: true, Parallelism: 2, BundleSize: 1 + rng.Intn(100), Logf: t.Logf}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e, err := Open(opts)
 	if err != nil {
@@ -101,7 +112,14 @@ CREATE JOB pj AS INSERT INTO pout SELECT window_start, device, count(*), sum(v)
 	}
 	if rj := e.runningJob("kj"); rj != nil {
 		if _, err := rj.WaitFor(ctx, func() bool { return rj.Status().EventsIn > int64(half/3) }); err != nil {
-			t.Fatal(err)
+			st := rj.Status()
+			var wms []string
+			for _, s := range st.Stages {
+				for _, r := range s.Ranges {
+					wms = append(wms, fmt.Sprintf("%s/u%d p%d wm=%d ev=%d backlog=%d", s.Name, r.Unit, r.Partition, r.Watermark, r.Events, r.Backlog))
+				}
+			}
+			t.Fatalf("%v: %s %v in=%d outbox=%d units %v bundle %d", err, st.State, st.Err, st.EventsIn, rj.OutboxRows(), wms, opts.BundleSize)
 		}
 	}
 	if err := e.Close(); err != nil {
@@ -123,7 +141,14 @@ CREATE JOB pj AS INSERT INTO pout SELECT window_start, device, count(*), sum(v)
 			t.Fatalf("job %s is not running", name)
 		}
 		if err := rj.WaitWatermark(ctx, endTS-oDelay); err != nil {
-			t.Fatalf("job %s: %v", name, err)
+			st := rj.Status()
+			var wms []string
+			for _, s := range st.Stages {
+				for _, r := range s.Ranges {
+					wms = append(wms, fmt.Sprintf("%s/u%d p%d wm=%d ev=%d", s.Name, r.Unit, r.Partition, r.Watermark, r.Events))
+				}
+			}
+			t.Fatalf("job %s: %v; %s %v in=%d outbox=%d; want wm %d; units %v", name, err, st.State, st.Err, st.EventsIn, rj.OutboxRows(), endTS-oDelay, wms)
 		}
 		if ok, err := rj.WaitFor(ctx, func() bool { return rj.OutboxRows() == 0 }); !ok || err != nil {
 			st, jerr := rj.Outcome()
@@ -139,4 +164,51 @@ CREATE JOB pj AS INSERT INTO pout SELECT window_start, device, count(*), sum(v)
 		t.Fatalf("seed %d: PostgreSQL sink differs from the oracle\n%s", seed, oDiff(wantLines, got))
 	}
 	t.Logf("%d records over %d partitions, %d windows in Kafka and PostgreSQL", len(recs), parts, len(wantLines))
+}
+
+// TestPostgresSinkTargetErrors: a postgres sink whose table is missing, or
+// whose columns do not match the target's, fails its job; weir_jobs shows
+// FAILED with the SQLSTATE and the reason.
+func TestPostgresSinkTargetErrors(t *testing.T) {
+	pg := pgtest.Start(t)
+	sinktest.Exec(t, pg.URL, "CREATE TABLE short (device text)", "CREATE TABLE typed (device text, n text)")
+	e, err := Open(Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := e.NewSession()
+	script := `CREATE SOURCE ev (device VARCHAR NOT NULL, ts TIMESTAMP NOT NULL, WATERMARK FOR ts AS ts - INTERVAL '1' SECOND);
+INSERT INTO ev VALUES ('a', '2024-01-01 00:00:00'), ('b', '2024-01-01 00:00:01');
+`
+	cases := []struct{ table, want string }{
+		{"nope", `42P01`},
+		{"short", `42703`},
+		{"typed", `42804`},
+	}
+	for i, c := range cases {
+		script += fmt.Sprintf(`CREATE SINK s%[1]d (device VARCHAR, n BIGINT) WITH (connector = 'postgres', url = '%[2]s', table = '%[3]s');
+CREATE JOB j%[1]d AS INSERT INTO s%[1]d SELECT device, count(*) FROM ev GROUP BY device;
+`, i, pg.URL, c.table)
+	}
+	if _, err := s.Exec(ctx, script); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		name := fmt.Sprintf("j%d", i)
+		if err := e.WaitJob(ctx, name); err != nil {
+			t.Fatalf("job %s did not end: %v", name, err)
+		}
+		res, err := s.Exec(ctx, "SELECT state, error FROM weir_jobs WHERE name = '"+name+"'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res[0].Rows
+		if len(r) != 1 || r[0][0].Str() != "FAILED" || !strings.Contains(r[0][1].Str(), c.want) || !strings.Contains(r[0][1].Str(), c.table) {
+			t.Fatalf("job %s (table %s): weir_jobs %v, want FAILED with %s naming the table", name, c.table, r, c.want)
+		}
+		t.Logf("%s: %s", name, r[0][1].Str())
+	}
 }

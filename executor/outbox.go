@@ -11,6 +11,7 @@ import (
 
 	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/datum"
+	"github.com/weir-sql/weir/pgerr"
 	"github.com/weir-sql/weir/planner"
 	"github.com/weir-sql/weir/state"
 )
@@ -322,7 +323,8 @@ func (sw *sinkWriter) run() {
 			return true
 		}
 		if !connector.Retryable(err) {
-			j.fail(fmt.Errorf("sink %s: %w", sw.plan.Target, err))
+			// weir_jobs shows the error's text: name the SQLSTATE in it.
+			j.fail(fmt.Errorf("sink %s: %w (SQLSTATE %s)", sw.plan.Target, err, pgerr.Code(err)))
 			return true
 		}
 		x.cfg.Logf("sink %s: %v (retrying in %v)", sw.plan.Target, err, backoff)
