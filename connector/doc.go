@@ -24,12 +24,44 @@
 // partition" or the committed position: one past the last committed
 // record, i.e. a Reader's NextOffset. Offsets are stable record ids:
 //
-//	log      the append sequence number (one partition)
+//	log      the append sequence number within its partition
 //	file     the byte offset of the record's first byte; partitions are
 //	         byte ranges cut at record starts (bounded)
 //	datagen  the global row number i; partition p of n yields i ≡ p (mod n)
 //	nexmark  the global event number; partition p of n yields every n-th
 //	         event of its table's kind
+//	kafka    the Kafka offset; partition p is the topic's partition p
+//	nats     the JetStream stream sequence (one partition)
+//
+// The log has one partition unless its partitions option says more; the
+// engine's INSERT and COPY spread rows over them (LogHub.AppendSpread) by
+// a hash of the PARTITION BY columns (the partition_by option) or round
+// robin, so an unbounded source stage can run on several workers.
+//
+// Most sources start every partition at offset 0. A StartingSource (kafka
+// with start = 'latest') chooses a partition's start when a job first
+// reads it; the executor persists that position. A PartitionWatcher
+// (kafka) can gain partitions while a job runs: the executor waits on
+// WaitPartitions and adds a unit per new partition (executor/partitions.go).
+//
+// # Message sources
+//
+// kafka (kafka.go, franz-go's kgo client) and nats (nats.go, nats.go's
+// jetstream package) decode one message value per record (message.go): a
+// JSON object or one CSV record; metadata columns (_key, _partition,
+// _offset, _headers, _timestamp; _subject, _sequence) are filled from the
+// message, and ts_from takes the event time from the broker's timestamp.
+// Each reader owns its client and a fetch goroutine that hands fetched
+// messages to Read through a bounded buffer and closes Ready when some
+// arrive (no busy polling). A broker that is unreachable, a topic or
+// stream that is deleted: the fetch goroutine backs off on the injected
+// Clock (100 ms doubling to 5 s) and tries again, Read returns nothing, and
+// the job waits; the position moves only with records read, so nothing is
+// skipped. A malformed value, an oversize one (over MaxRecordBytes) and a
+// Kafka tombstone are error records carrying the value as Raw; RawAt
+// returns a record's value (from the reader's last batch, or fetched).
+// Kafka tests run against franz-go's kfake broker (internal/kafkatest),
+// NATS tests against a real nats-server (internal/natstest).
 //
 // A Reader is pull-based and never blocks: Read appends what is available
 // now (up to max) and reports eof once a bounded partition is exhausted;
@@ -128,5 +160,6 @@
 //
 // Sources, the LogHub and sinks are safe for concurrent use. A Reader is
 // used by one goroutine at a time; different readers (partitions) of one
-// source run in parallel.
+// source run in parallel. Sources holding connections (kafka) implement
+// io.Closer; the executor closes them when the job ends.
 package connector

@@ -345,6 +345,9 @@ func (s *kafkaSource) consumer(p int32, from int64) (*kgo.Client, error) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(time.Second),
 		kgo.FetchMaxPartitionBytes(4<<20),
+		// Surface a deleted topic at once (kgo would retry it quietly);
+		// the fetch goroutine backs off on any error.
+		kgo.KeepRetryableFetchErrors(),
 	)
 	if s.committed {
 		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))

@@ -397,3 +397,31 @@ func TestKafkaSourceGrowsAndStarts(t *testing.T) {
 		t.Fatal("WaitPartitions returned without error on a canceled context")
 	}
 }
+
+// TestKafkaSourceTimestamp: ts_from = 'kafka_timestamp' fills the event-time
+// column from the record's timestamp (the value need not carry it), and
+// _timestamp reads it too; CSV values decode positionally.
+func TestKafkaSourceTimestamp(t *testing.T) {
+	c := kafkatest.Start(t)
+	c.CreateTopic("t", 1)
+	base := time.Date(2024, 5, 6, 7, 8, 9, 123000000, time.UTC)
+	var recs []*kgo.Record
+	for i := 0; i < 5; i++ {
+		recs = append(recs, &kgo.Record{Topic: "t", Value: []byte(fmt.Sprintf("d%d,%d", i, i*10)), Timestamp: base.Add(time.Duration(4-i) * time.Second)})
+	}
+	c.Produce(recs...)
+	src := openKafka(t, c, "t", map[string]string{"format": "csv", "ts_from": "kafka_timestamp"},
+		[]string{"device VARCHAR", "v INT", "ts TIMESTAMP NOT NULL", "_timestamp TIMESTAMP"}, 2)
+	r, err := src.Open(0, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i, rec := range readN(t, r, 5) {
+		ts := base.Add(time.Duration(4-i) * time.Second).UnixMicro()
+		want := fmtRow(datum.Row{datum.NewString(fmt.Sprintf("d%d", i)), datum.NewInt(int64(i * 10)), datum.NewTimestamp(ts), datum.NewTimestamp(ts)})
+		if rec.Err != nil || fmtRow(rec.Row) != want {
+			t.Fatalf("record %d: %s, want %s", i, fmtRecord(rec), want)
+		}
+	}
+}

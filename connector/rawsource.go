@@ -103,10 +103,10 @@ func (s *fileSource) noRecord(offset int64) error {
 // truncated, dropped, abandoned or not yet published offset, and a
 // watermark, are errors.
 func (s *logSource) RawAt(p, n int, offset int64) ([]byte, error) {
-	if p != 0 {
-		return nil, pgerr.New(pgerr.InternalError, "log source %q has 1 partition, not %d", s.cfg.Name, n)
+	if err := s.checkPart(p); err != nil {
+		return nil, err
 	}
-	ls := s.hub.state(s.cfg.ID)
+	ls := s.hub.state(s.cfg.ID, uint32(p))
 	ls.mu.Lock()
 	low, pub, dropped := ls.low, ls.published, ls.dropped
 	ls.mu.Unlock()
@@ -119,7 +119,7 @@ func (s *logSource) RawAt(p, n int, offset int64) ([]byte, error) {
 	case offset < 0 || offset >= pub:
 		return nil, pgerr.New(pgerr.InternalError, "log source %q has no record %d", s.cfg.Name, offset)
 	}
-	v, ok, err := s.st.Get(appendLogKey(nil, s.cfg.ID, logPartition, offset))
+	v, ok, err := s.st.Get(appendLogKey(nil, s.cfg.ID, uint32(p), offset))
 	if err != nil {
 		return nil, err
 	}

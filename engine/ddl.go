@@ -9,6 +9,7 @@ import (
 	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/pgerr"
+	"github.com/weir-sql/weir/planner"
 	"github.com/weir-sql/weir/sql"
 	"github.com/weir-sql/weir/state"
 	"github.com/weir-sql/weir/table"
@@ -96,6 +97,11 @@ func (e *Engine) createSource(n *sql.CreateSource) (*Result, error) {
 		src.WatermarkColumn = n.Watermark.Column
 		src.WatermarkDelay = d
 		src.WatermarkSQL = sql.FormatExpr(n.Watermark.Expr)
+	}
+	if len(n.PartitionBy) > 0 {
+		if err := planner.BindPartitionBy(n, src); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := connector.OpenSource(connector.SourceConfig{Name: src.Name, Connector: src.Connector(), Options: src.Options,
 		Schema: connectorColumns(cols), TimeCol: src.TimeCol()}, e.connectorEnv()); err != nil {

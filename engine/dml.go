@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/weir-sql/weir/catalog"
+	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/expr"
 	"github.com/weir-sql/weir/pgerr"
@@ -129,8 +130,11 @@ func (e *Engine) writeRows(rel *catalog.Relation, rows []datum.Row, mode conflic
 		if rel.Source.Connector() != "log" {
 			return 0, pgerr.New(pgerr.WrongObjectType, "cannot INSERT into %s source %s: only log sources accept rows", rel.Source.Connector(), rel.Name)
 		}
-		_, err := e.logs.Append(rel.ID, rows)
-		return len(rows), err
+		lay, err := connector.LogLayoutOf(rel.Source.Options, connectorColumns(rel.Columns))
+		if err != nil {
+			return 0, err
+		}
+		return len(rows), e.logs.AppendSpread(rel.ID, lay, rows)
 	case catalog.RelTable:
 		b := e.store.NewBatch()
 		pk := rel.Table.PrimaryKey

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/weir-sql/weir/catalog"
+	"github.com/weir-sql/weir/connector"
 	"github.com/weir-sql/weir/datum"
 	"github.com/weir-sql/weir/executor"
 	"github.com/weir-sql/weir/pgerr"
@@ -269,7 +270,11 @@ func (e *Engine) AdvanceWatermark(source string, ts int64) error {
 	if src.Connector() != "log" {
 		return pgerr.New(pgerr.WrongObjectType, "only log sources take watermarks, %s is a %s source", source, src.Connector())
 	}
-	return e.logs.AppendWatermark(src.ID, ts)
+	lay, err := connector.LogLayoutOf(src.Options, connectorColumns(src.Columns))
+	if err != nil {
+		return err
+	}
+	return e.logs.AppendWatermarkN(src.ID, lay.Partitions, ts)
 }
 
 // WaitSourceWatermark waits until every running job that reads source has

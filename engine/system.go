@@ -298,12 +298,24 @@ func (e *Engine) readLog(rel *catalog.Relation) ([]datum.Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := src.Open(0, 1, 0)
+	var rows []datum.Row
+	n := src.Partitions(1)
+	for p := 0; p < n; p++ {
+		if rows, err = readLogPartition(src, p, n, rows); err != nil {
+			return nil, err
+		}
+	}
+	return rows, nil
+}
+
+// readLogPartition appends the published records of partition p of a log
+// source to rows.
+func readLogPartition(src connector.Source, p, n int, rows []datum.Row) ([]datum.Row, error) {
+	r, err := src.Open(p, n, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	var rows []datum.Row
 	var buf []connector.Record
 	for {
 		recs, eof, err := r.Read(buf[:0], 4096)

@@ -47,6 +47,15 @@
 // entries still on disk ("strong production": what was committed is re-sent
 // bit for bit, never recomputed).
 //
+// # Source partitions
+//
+// A source stage's partition count is fixed at the lineage's first start
+// and persisted, with the partitions' starting positions when the source
+// chooses them (Kafka start = 'latest'). A source whose partitions grow
+// (a Kafka topic) is watched while the job runs, and each new partition
+// gets a unit that starts at the stage's current watermark
+// (partitions.go).
+//
 // # Watermarks
 //
 // A source partition's watermark is the maximum event time it has read minus

@@ -110,6 +110,12 @@ func newJob(x *Executor, plan *planner.JobPlan, meta JobMeta) (*Job, error) {
 	j.mu.state = StateRunning
 	j.mu.progress = make(chan struct{})
 	j.startedAt = x.cfg.Env.Clock.Now().UnixMicro()
+	built := false
+	defer func() {
+		if !built {
+			j.closeSources() // a source holding connections (kafka)
+		}
+	}()
 	byID := map[int]*stageRT{}
 	for _, sp := range plan.Stages {
 		st := &stageRT{plan: sp, job: j}
@@ -187,7 +193,17 @@ func newJob(x *Executor, plan *planner.JobPlan, meta JobMeta) (*Job, error) {
 		}
 	}
 	j.scale = newScaler(j)
+	built = true
 	return j, nil
+}
+
+// closeSources closes the stages' sources that hold resources (io.Closer).
+func (j *Job) closeSources() {
+	for _, st := range j.stages {
+		if c, ok := st.source.(io.Closer); ok {
+			_ = c.Close()
+		}
+	}
 }
 
 // loadQueue puts the stage's committed, unconsumed queue entries into its
@@ -439,10 +455,8 @@ func (j *Job) finish() {
 		for _, w := range st.list() {
 			w.close()
 		}
-		if c, ok := st.source.(io.Closer); ok {
-			_ = c.Close()
-		}
 	}
+	j.closeSources()
 	j.cancel()
 	// Cached state of this lineage may hold writes that never committed
 	// (a stop or cancel mid-bundle): a later start must read the store.

@@ -42,6 +42,11 @@ func BindCreateSource(s *sql.CreateSource) (*catalog.Source, error) {
 			return nil, positioned(err, optionPos(s.With, "idle_timeout", s.Start))
 		}
 	}
+	if len(s.PartitionBy) > 0 {
+		if err := BindPartitionBy(s, src); err != nil {
+			return nil, err
+		}
+	}
 	if w := s.Watermark; w != nil {
 		delay, text, err := bindWatermark(w, cols)
 		if err != nil {
@@ -213,4 +218,35 @@ func optionPos(opts []sql.Option, key string, def sql.Pos) sql.Pos {
 		}
 	}
 	return def
+}
+
+// BindPartitionBy checks CREATE SOURCE ... PARTITION BY (cols) and keeps
+// the columns as src's partition_by option (the log connector spreads rows
+// by their hash). Only log sources take the clause.
+func BindPartitionBy(s *sql.CreateSource, src *catalog.Source) error {
+	if c := src.Connector(); c != "log" {
+		return errAt(s.PartitionPos, pgerr.FeatureNotSupported, "PARTITION BY applies to log sources, not %s sources", c).
+			WithHint("A %s source's partitions are its connector's.", c)
+	}
+	if _, ok := src.Options["partition_by"]; ok {
+		return errAt(s.PartitionPos, pgerr.SyntaxError, "PARTITION BY and the partition_by option cannot both be given")
+	}
+	var names []string
+	for _, name := range s.PartitionBy {
+		found := ""
+		for _, c := range src.Columns {
+			if strings.EqualFold(c.Name, name) {
+				found = c.Name
+			}
+		}
+		if found == "" {
+			return errAt(s.PartitionPos, pgerr.UndefinedColumn, "column %q named in PARTITION BY does not exist", name)
+		}
+		names = append(names, found)
+	}
+	if src.Options == nil {
+		src.Options = map[string]string{}
+	}
+	src.Options["partition_by"] = strings.Join(names, ",")
+	return nil
 }

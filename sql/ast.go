@@ -57,7 +57,11 @@ type CreateSource struct {
 	IfNotExists bool
 	Columns     []ColumnDef
 	Watermark   *Watermark
-	With        []Option
+	// PartitionBy lists the columns of PARTITION BY (cols): a partitioned
+	// log spreads rows by their hash. PartitionPos is the clause's position.
+	PartitionBy  []string
+	PartitionPos Pos
+	With         []Option
 }
 
 type CreateTable struct {

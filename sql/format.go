@@ -152,6 +152,13 @@ func (w *fmtWriter) stmt(s Statement) {
 		if s.Columns != nil || s.Watermark != nil {
 			w.columns(s.Columns, nil, s.Watermark)
 		}
+		if len(s.PartitionBy) > 0 {
+			q := make([]string, len(s.PartitionBy))
+			for i, c := range s.PartitionBy {
+				q[i] = QuoteIdent(c)
+			}
+			w.p(" PARTITION BY (", strings.Join(q, ", "), ")")
+		}
 		w.with(s.With)
 	case *CreateTable:
 		w.p("CREATE TABLE ")

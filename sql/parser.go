@@ -244,6 +244,30 @@ func (p *parser) create() (Statement, error) {
 			_ = pk
 			s.Columns, s.Watermark = cols, wm
 		}
+		if p.peek().isWord("partition") {
+			s.PartitionPos = p.pos(p.peek().pos)
+			p.next()
+			if err := p.expectWords("by"); err != nil {
+				return nil, err
+			}
+			if err := p.expectPunct("("); err != nil {
+				return nil, err
+			}
+			for {
+				c, err := p.name()
+				if err != nil {
+					return nil, err
+				}
+				s.PartitionBy = append(s.PartitionBy, c)
+				if !p.peek().isPunct(",") {
+					break
+				}
+				p.next()
+			}
+			if err := p.expectPunct(")"); err != nil {
+				return nil, err
+			}
+		}
 		if s.With, err = p.withOptions(); err != nil {
 			return nil, err
 		}

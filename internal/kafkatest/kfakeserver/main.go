@@ -19,13 +19,19 @@ import (
 func main() {
 	port := flag.Int("port", 0, "loopback port (0: a free one)")
 	dir := flag.String("dir", "", "data directory (required)")
+	topic := flag.String("topic", "", "a topic to create at start (if it does not exist yet)")
+	parts := flag.Int("partitions", 1, "the -topic's partitions")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "kfakeserver: -dir is required")
 		os.Exit(2)
 	}
-	c, err := kfake.NewCluster(kfake.Ports(*port), kfake.DataDir(*dir), kfake.SyncWrites(), kfake.DefaultNumPartitions(1),
-		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "8388608"}))
+	opts := []kfake.Opt{kfake.Ports(*port), kfake.DataDir(*dir), kfake.SyncWrites(), kfake.DefaultNumPartitions(1),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "8388608"})}
+	if *topic != "" {
+		opts = append(opts, kfake.SeedTopics(int32(*parts), *topic))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kfakeserver:", err)
 		os.Exit(1)
