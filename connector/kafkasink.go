@@ -115,6 +115,16 @@ func (s *kafkaSink) OpenWriter(ctx context.Context, writer string) (SinkWriter, 
 	if err != nil {
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "kafka sink %s: %v", s.cfg.Name, err)
 	}
+	// A missing topic is created with the broker's default partitions and
+	// replication, as a broker with auto.create.topics.enable would; an
+	// existing one is left alone, and a refusal (policy, permissions)
+	// surfaces when producing.
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = s.topic, -1, -1
+	create.Topics = append(create.Topics, ct)
+	create.TimeoutMillis = 10_000
+	_, _ = create.RequestWith(ctx, cl)
 	// Initializing the producer id fences an older producer of this
 	// transactional id and ends its open transaction.
 	if _, _, err := cl.ProducerID(ctx); err != nil {
