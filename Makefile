@@ -30,7 +30,9 @@ lint:
 # profile per query to $NEXMARK_PROFILE_DIR (default /tmp).
 bench: build
 	# Engine jobs, BenchmarkKafkaTumble included (Kafka JSON over 4
-	# partitions -> TUMBLE count per key; the kfake broker in its own process).
+	# partitions -> TUMBLE count per key; the kfake broker in its own process),
+	# and Kafka -> TUMBLE -> Kafka / PostgreSQL through the exactly-once sinks
+	# (engine/sinks_bench_test.go).
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./engine/
 	# Executor: fingerprint admission, and the autoscaler's worker count
 	# over a load that rises and falls (a table on stdout).

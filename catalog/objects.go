@@ -90,9 +90,13 @@ type Sink struct {
 	Columns []Column
 	Options map[string]string
 	SQL     string
+	// PrimaryKey holds the indexes of the PRIMARY KEY columns (external
+	// sinks upsert or key records by it).
+	PrimaryKey []int `json:",omitempty"`
 }
 
-// Connector returns the sink's connector ("blackhole", "stdout", "file").
+// Connector returns the sink's connector ("blackhole", "stdout", "file",
+// "postgres", "kafka", "nats").
 func (s *Sink) Connector() string { return s.Options["connector"] }
 
 // Job states. A job is live while RUNNING, UPDATING or DRAINING. UPDATED
@@ -240,6 +244,7 @@ func (t *Table) clone() *Table {
 func (s *Sink) clone() *Sink {
 	c := *s
 	c.Columns = slices.Clone(s.Columns)
+	c.PrimaryKey = slices.Clone(s.PrimaryKey)
 	c.Options = maps.Clone(s.Options)
 	return &c
 }

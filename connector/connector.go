@@ -37,9 +37,13 @@ type SourceConfig struct {
 type SinkConfig struct {
 	Name      string
 	ID        uint64
-	Connector string // "blackhole", "stdout", "file"
+	Connector string // "blackhole", "stdout", "file", "postgres", "kafka", "nats"
 	Options   map[string]string
 	Schema    []Column
+	// PrimaryKey holds the indexes of the sink's PRIMARY KEY columns
+	// (empty: none). External sinks key by it (postgres upserts by it,
+	// kafka uses it as the record key).
+	PrimaryKey []int
 }
 
 // Env is what connectors get from the engine: no globals.
@@ -248,9 +252,15 @@ func OpenSink(cfg SinkConfig, env Env) (Sink, error) {
 		return newStdoutSink(env)
 	case "file":
 		return openFileSink(cfg, env)
+	case "postgres", "postgresql":
+		return openPostgresSink(cfg)
+	case "kafka":
+		return openKafkaSink(cfg)
+	case "nats":
+		return openNATSSink(cfg)
 	}
 	return nil, pgerr.New(pgerr.InvalidParameterValue, "unknown sink connector %q", cfg.Connector).
-		WithHint("Sinks support connector = 'blackhole', 'stdout' or 'file'.")
+		WithHint("Sinks support connector = 'blackhole', 'stdout', 'file', 'postgres', 'kafka' or 'nats'.")
 }
 
 // checkOptions rejects options that are neither common nor in known, and

@@ -133,11 +133,26 @@
 //
 // # Sinks
 //
-// OpenSink returns a Sink; the executor calls Write after the bundle that
-// produced the rows committed. blackhole counts; stdout writes PostgreSQL
-// COPY text lines (tab-separated, \N for NULL) to Env.Stdout; file appends
-// CSV (with a header when the file is new) or JSON Lines. Sinks are safe for
+// OpenSink returns a Sink; for blackhole, stdout and file the executor
+// calls Write after the bundle that produced the rows committed (at most
+// once across a crash). blackhole counts; stdout writes PostgreSQL COPY
+// text lines (tab-separated, \N for NULL) to Env.Stdout; file appends CSV
+// (with a header when the file is new) or JSON Lines. Sinks are safe for
 // concurrent Writes.
+//
+// postgres, kafka and nats are ExactlyOnceSinks (exactsink.go): opening
+// them only validates options; the executor keeps their rows in a durable
+// outbox and delivers committed entries through a SinkWriter per job and
+// sink, named so that it is stable across restarts. Deliver writes the
+// rows and records the last outbox sequence atomically in the external
+// system (postgres.go: a weir_sink_progress row in the same transaction;
+// kafkasink.go: a transactional offset commit for the group named after
+// the writer, in the same Kafka transaction, under a transactional id
+// that fences the previous writer; natssink.go: a Nats-Msg-Id made of
+// writer, sequence and row, deduplicated by JetStream), and Delivered
+// reads it back. Errors are permanent (a *pgerr.Error: missing table,
+// mismatched columns; the job fails) or Retryable (outages; the executor
+// backs off). A SinkWriter is used by one goroutine at a time.
 //
 // # Codecs
 //

@@ -154,10 +154,29 @@ func (e *Engine) createSink(n *sql.CreateSink) (*Result, error) {
 		return nil, err
 	}
 	s := &catalog.Sink{Name: n.Name, Columns: cols, Options: options(n.With), SQL: n.Text}
+	for _, k := range n.PrimaryKey {
+		idx := -1
+		for i, c := range cols {
+			if c.Name == k {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			return nil, pgerr.New(pgerr.UndefinedColumn, "column %q named in key does not exist", k)
+		}
+		s.PrimaryKey = append(s.PrimaryKey, idx)
+		s.Columns[idx].NotNull = true
+	}
 	switch s.Connector() {
 	case "blackhole", "stdout", "file":
+	case "postgres", "postgresql", "kafka", "nats":
+		// Validate the options now (these open no connection).
+		if _, err := connector.OpenSink(connector.SinkConfig{Name: s.Name, Connector: s.Connector(), Options: s.Options,
+			Schema: connectorColumns(s.Columns), PrimaryKey: s.PrimaryKey}, e.connectorEnv()); err != nil {
+			return nil, err
+		}
 	case "":
-		return nil, pgerr.New(pgerr.InvalidParameterValue, "CREATE SINK needs WITH (connector = 'blackhole' | 'stdout' | 'file')")
+		return nil, pgerr.New(pgerr.InvalidParameterValue, "CREATE SINK needs WITH (connector = 'blackhole' | 'stdout' | 'file' | 'postgres' | 'kafka' | 'nats')")
 	default:
 		return nil, pgerr.New(pgerr.InvalidParameterValue, "unknown sink connector %q", s.Connector())
 	}

@@ -51,6 +51,12 @@ type Options struct {
 	// ReconfigureHook runs around every reconfiguration's commit
 	// (executor.Config.ReconfigureHook; crash tests).
 	ReconfigureHook func(after bool)
+	// SinkHook runs around every exactly-once sink's external commit
+	// (executor.Config.SinkHook; crash tests).
+	SinkHook func(after bool)
+	// MaxOutboxRows caps an exactly-once sink's undelivered rows
+	// (executor.Config.MaxOutboxRows; 0: default).
+	MaxOutboxRows int
 }
 
 // Engine is an embedded Weir database.
@@ -134,7 +140,8 @@ func Open(opts Options) (*Engine, error) {
 	e.mu.virtual = make(map[string]*VirtualTable)
 	env := connector.Env{Store: st, Logs: e.logs, Clock: opts.Clock, Stdout: opts.Stdout, BaseDir: opts.BaseDir}
 	e.exec = executor.New(executor.Config{Store: st, Env: env, BundleSize: opts.BundleSize, DefaultParallelism: opts.Parallelism,
-		CacheBytes: opts.CacheBytes, Logf: opts.Logf, NoFingerprints: opts.NoFingerprints, Scale: opts.Scale, ReconfigureHook: opts.ReconfigureHook})
+		CacheBytes: opts.CacheBytes, Logf: opts.Logf, NoFingerprints: opts.NoFingerprints, Scale: opts.Scale, ReconfigureHook: opts.ReconfigureHook,
+		SinkHook: opts.SinkHook, MaxOutboxRows: opts.MaxOutboxRows})
 	e.registerSystemTables()
 	if err := e.recoverLifecycle(); err != nil { // lifecycle.go: interrupted updates
 		e.Close()

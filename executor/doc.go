@@ -93,6 +93,23 @@
 // keyed stage judges nothing late: its input is on time by construction.
 // Sliding windows aggregate by slices without timers (slicedagg.go).
 //
+// # Exactly-once sinks
+//
+// A sink whose connector is a connector.ExactlyOnceSink (postgres, kafka,
+// nats) is written through a durable outbox (outbox.go): a bundle's rows
+// for it are stored in the bundle's batch under a sequence number of the
+// job's writer for that sink (one writer and one delivery goroutine per job
+// and sink), and after the commit the delivery loop hands the committed
+// entries, in sequence order and never past a number still in flight, to
+// the connector's SinkWriter, which stores the last delivered sequence in
+// the external system atomically with the rows; then the loop deletes the
+// delivered entries. After a crash the loop asks the external system how
+// far it got and skips that. The outbox is bounded (Config.MaxOutboxRows;
+// producers wait in waitForSpace); outages are retried with backoff on the
+// injected clock; other errors fail the job. A bounded job ends only once
+// its outbox is empty. Other sinks (blackhole, stdout, file) are written
+// after the commit, at most once.
+//
 // # Snapshots and updates
 //
 // Because every commit is one atomic batch, the store is at every instant
@@ -106,7 +123,9 @@
 //
 // # Concurrency
 //
-// One goroutine per unit, plus one controller (the autoscaler) per job.
+// One goroutine per unit, plus one controller (the autoscaler) per job and
+// one delivery goroutine per exactly-once sink of a job (its writer's
+// mutex guards the sequence and the pending entries; no I/O under it).
 // Units of one job share nothing but the store, the per-stage watermark
 // cells (atomics), the per-bucket inboxes (a mutex each), the stage's unit
 // list (an atomic pointer to an immutable slice) and their worker's

@@ -37,6 +37,13 @@ type Config struct {
 	NoFingerprints bool
 	// Scale configures the autoscaler (scaler.go).
 	Scale ScaleConfig
+	// MaxOutboxRows caps the undelivered rows of one exactly-once sink's
+	// outbox before producing units wait (default MaxPending).
+	MaxOutboxRows int
+	// SinkHook, if set, runs right before (after=false) and right after
+	// (after=true) an exactly-once sink's external commit (crash tests
+	// kill the process there: cmd/weir WEIR_CRASH_SINK).
+	SinkHook func(after bool)
 	// ReconfigureHook, if set, runs right before (after=false) and right
 	// after (after=true) a split, merge or move commits its new unit table
 	// (crash tests kill the process there: cmd/weir WEIR_CRASH_RECONF).
@@ -66,6 +73,9 @@ func New(cfg Config) *Executor {
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 8 * cfg.BundleSize
+	}
+	if cfg.MaxOutboxRows <= 0 {
+		cfg.MaxOutboxRows = cfg.MaxPending
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
@@ -159,7 +169,7 @@ func (x *Executor) sinkFor(p *plan.SinkOp) (connector.Sink, error) {
 	for i, c := range p.Schema {
 		cols[i] = connector.Column{Name: c.Name, Type: c.Type, NotNull: c.NotNull}
 	}
-	s, err := connector.OpenSink(connector.SinkConfig{Name: p.Target, ID: p.TargetID, Connector: p.Connector, Options: p.Options, Schema: cols}, x.cfg.Env)
+	s, err := connector.OpenSink(connector.SinkConfig{Name: p.Target, ID: p.TargetID, Connector: p.Connector, Options: p.Options, Schema: cols, PrimaryKey: p.PrimaryKey}, x.cfg.Env)
 	if err != nil {
 		return nil, err
 	}

@@ -72,6 +72,12 @@ type Job struct {
 	runMu     sync.Mutex // orders units' exits with reconfigurations' holds
 	scale     *scaler    // nil: no autoscaling and no chaos (scaler.go)
 
+	// sinks are the writers of the job's exactly-once sinks, by sink id
+	// (outbox.go); unitsEnded closes when every unit has ended, so the
+	// delivery loops know no entry will come.
+	sinks      map[uint64]*sinkWriter
+	unitsEnded chan struct{}
+
 	eventsIn    atomic.Int64
 	eventsOut   atomic.Int64
 	lateDropped atomic.Int64
@@ -94,11 +100,13 @@ type stageRT struct {
 	nb      int      // keyed stages: buckets
 	inboxes []*inbox // keyed stages: per bucket
 	table   unitTable
+	// sinkWriters are the exactly-once sinks the stage writes (outbox.go).
+	sinkWriters []*sinkWriter
 }
 
 func newJob(x *Executor, jplan *plan.JobPlan, meta JobMeta) (*Job, error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &Job{x: x, plan: jplan, meta: meta, ctx: ctx, cancel: cancel, done: make(chan struct{}), drainCh: make(chan struct{}), unitsDone: make(chan struct{})}
+	j := &Job{x: x, plan: jplan, meta: meta, ctx: ctx, cancel: cancel, done: make(chan struct{}), drainCh: make(chan struct{}), unitsDone: make(chan struct{}), unitsEnded: make(chan struct{})}
 	j.mu.state = StateRunning
 	j.mu.progress = make(chan struct{})
 	j.startedAt = x.cfg.Env.Clock.Now().UnixMicro()
@@ -165,6 +173,10 @@ func newJob(x *Executor, jplan *plan.JobPlan, meta JobMeta) (*Job, error) {
 		st.setList(ws)
 	}
 	j.setWorkers(maxW)
+	if err := j.makeSinkWriters(); err != nil {
+		cancel()
+		return nil, err
+	}
 	for _, st := range j.stages {
 		for _, w := range st.list() {
 			if err := w.init(true); err != nil {
@@ -368,6 +380,9 @@ func (j *Job) start() {
 		j.wg.Add(1)
 		go j.scale.run()
 	}
+	for _, sw := range j.sinks {
+		go sw.run()
+	}
 	for _, st := range j.stages {
 		if pw, ok := st.source.(connector.PartitionWatcher); ok && !st.source.Bounded() {
 			j.wg.Add(1)
@@ -376,6 +391,7 @@ func (j *Job) start() {
 	}
 	go func() {
 		j.wg.Wait()
+		j.finishSinks()
 		j.finish()
 	}()
 }

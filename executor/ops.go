@@ -179,17 +179,26 @@ func (p *projectOp) process(row datum.Row) error {
 }
 
 // sinkOp writes rows to a table in the bundle's batch (so they commit with
-// the bundle) or, for external sinks, hands them over after the commit.
+// the bundle); for an exactly-once external sink (postgres, kafka, nats)
+// into the sink's outbox in the same batch (outbox.go); for other sinks
+// (blackhole, stdout, file) it hands them over after the commit (at most
+// once: a crash between the commit and the write loses them).
 type sinkOp struct {
 	baseOp
 	plan    *plan.SinkOp
 	sink    connector.Sink
+	writer  *sinkWriter // exactly-once sinks
 	pending []datum.Row
+	deletes []bool // exactly-once sinks: pending[i] retracts its key
 }
 
 func newSinkOp(b baseOp, p *plan.SinkOp) (operator, error) {
 	s := &sinkOp{baseOp: b, plan: p}
 	if !p.IsTable {
+		if sw := b.w.job.sinks[p.TargetID]; sw != nil {
+			s.writer = sw
+			return s, nil
+		}
 		sink, err := b.w.job.x.sinkFor(p)
 		if err != nil {
 			return nil, err
@@ -208,6 +217,8 @@ func (s *sinkOp) process(row datum.Row) error {
 		if !insert {
 			if s.plan.IsTable && len(s.plan.PrimaryKey) > 0 {
 				table.Delete(w.batch, table.KeyOf(s.plan.TargetID, s.plan.PrimaryKey, row))
+			} else if s.writer != nil && len(s.plan.PrimaryKey) > 0 {
+				s.addDelete(row)
 			}
 			return nil
 		}
@@ -223,7 +234,19 @@ func (s *sinkOp) process(row datum.Row) error {
 		return nil
 	}
 	s.pending = append(s.pending, row)
+	if s.deletes != nil {
+		s.deletes = append(s.deletes, false)
+	}
 	return nil
+}
+
+// addDelete queues the retraction of row's key for an exactly-once sink.
+func (s *sinkOp) addDelete(row datum.Row) {
+	if s.deletes == nil {
+		s.deletes = make([]bool, len(s.pending), cap(s.pending))
+	}
+	s.pending = append(s.pending, row)
+	s.deletes = append(s.deletes, true)
 }
 
 func (s *sinkOp) flush() error {
@@ -232,6 +255,15 @@ func (s *sinkOp) flush() error {
 	}
 	rows := s.pending
 	s.pending = nil
+	if sw := s.writer; sw != nil {
+		// Strong production: the rows enter the outbox in the bundle's
+		// batch; the delivery loop sees them once the batch is durable.
+		e := connector.OutboxEntry{Seq: sw.reserve(len(rows)), Rows: rows, Deletes: s.deletes}
+		s.deletes = nil
+		s.w.batch.Set(outboxKey(s.w.job.meta.StateNS, s.plan.TargetID, e.Seq), encodeOutbox(e.Rows, e.Deletes))
+		s.w.afterCommit = append(s.w.afterCommit, func() error { sw.committed(e); return nil })
+		return nil
+	}
 	s.w.afterCommit = append(s.w.afterCommit, func() error {
 		if err := s.sink.Write(rows); err != nil {
 			return fmt.Errorf("sink %s: %w", s.plan.Target, err)

@@ -28,4 +28,12 @@ type testHooks struct {
 	// slowUnit, when it returns n > 0, caps the records a source unit reads
 	// per bundle at n (an artificially slowed worker).
 	slowUnit func(w *worker) int
+	// sinkDie, when it returns true, ends a sink's delivery loop right
+	// before (after=false) or right after (after=true) its external
+	// commit, as a crash there would: nothing more is delivered or
+	// deleted from the outbox by this process.
+	sinkDie func(sw *sinkWriter, after bool) bool
+	// deliverRows caps the rows of one sink delivery (default
+	// maxDeliverRows), so a test sees many deliveries.
+	deliverRows int
 }

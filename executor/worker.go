@@ -562,6 +562,11 @@ func (w *worker) runKeyed() error {
 // waitForSpace blocks, holding no worker, while a downstream unit has more
 // than its limit of rows waiting (backpressure).
 func (w *worker) waitForSpace() error {
+	for _, sw := range w.st.sinkWriters {
+		if err := sw.waitSpace(w); err != nil {
+			return err
+		}
+	}
 	if w.st.down == nil {
 		return nil
 	}

@@ -20,7 +20,7 @@ import (
 // Known connectors.
 var (
 	sourceConnectors = map[string]bool{"log": true, "file": true, "datagen": true, "nexmark": true, "kafka": true, "nats": true}
-	sinkConnectors   = map[string]bool{"blackhole": true, "stdout": true, "print": true, "file": true}
+	sinkConnectors   = map[string]bool{"blackhole": true, "stdout": true, "print": true, "file": true, "postgres": true, "postgresql": true, "kafka": true, "nats": true}
 )
 
 // BindCreateSource checks a CREATE SOURCE and returns the source to store.
@@ -143,11 +143,29 @@ func BindCreateSink(s *sql.CreateSink) (*catalog.Sink, error) {
 	c := sink.Options["connector"]
 	if c == "" {
 		return nil, errAt(s.Start, pgerr.InvalidParameterValue, "sink %q needs a connector", s.Name).
-			WithHint("Sinks support connector = 'blackhole', 'stdout' or 'file'.")
+			WithHint("Sinks support connector = 'blackhole', 'stdout', 'file', 'postgres', 'kafka' or 'nats'.")
 	}
 	if !sinkConnectors[c] {
 		return nil, errAt(optionPos(s.With, "connector", s.Start), pgerr.InvalidParameterValue, "unknown sink connector %q", c).
-			WithHint("Sinks support connector = 'blackhole', 'stdout' or 'file'.")
+			WithHint("Sinks support connector = 'blackhole', 'stdout', 'file', 'postgres', 'kafka' or 'nats'.")
+	}
+	seen := map[int]bool{}
+	for _, k := range s.PrimaryKey {
+		idx := -1
+		for i, col := range cols {
+			if col.Name == k {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			return nil, errAt(s.Start, pgerr.UndefinedColumn, "column %q named in key does not exist", k)
+		}
+		if seen[idx] {
+			return nil, errAt(s.Start, pgerr.DuplicateColumn, "column %q appears twice in primary key constraint", k)
+		}
+		seen[idx] = true
+		sink.Columns[idx].NotNull = true
+		sink.PrimaryKey = append(sink.PrimaryKey, idx)
 	}
 	return sink, nil
 }

@@ -847,6 +847,7 @@ func (p *jobPlanner) sink(t *catalog.Relation) error {
 		}
 	case catalog.RelSink:
 		op.Connector, op.Options = t.Sink.Connector(), t.Sink.Options
+		op.PrimaryKey = append([]int(nil), t.Sink.PrimaryKey...)
 	}
 	p.emit(op)
 	return nil

@@ -77,6 +77,7 @@ type CreateSink struct {
 	Name        string
 	IfNotExists bool
 	Columns     []ColumnDef
+	PrimaryKey  []string // external sinks key by it (postgres upsert, kafka record key)
 	With        []Option
 }
 

@@ -174,7 +174,7 @@ func (w *fmtWriter) stmt(s Statement) {
 		}
 		w.p(QuoteIdent(s.Name))
 		if s.Columns != nil {
-			w.columns(s.Columns, nil, nil)
+			w.columns(s.Columns, s.PrimaryKey, nil)
 		}
 		w.with(s.With)
 	case *CreateJob:

@@ -296,7 +296,7 @@ func (p *parser) create() (Statement, error) {
 		}
 		s := &CreateSink{Name: name, IfNotExists: ine}
 		if p.peek().isPunct("(") {
-			if s.Columns, _, _, err = p.columns(false, false); err != nil {
+			if s.Columns, s.PrimaryKey, _, err = p.columns(false, true); err != nil {
 				return nil, err
 			}
 		}

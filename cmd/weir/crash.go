@@ -75,6 +75,30 @@ func reconfigureCrashHook() func(after bool) {
 	return killAtEdges(before, after, rand.Uint64())
 }
 
+// sinkCrashHook kills the process right before and right after an
+// exactly-once sink's external commit (the PostgreSQL COMMIT, the Kafka
+// EndTxn) with the probabilities of WEIR_CRASH_SINK ("before=P,after=P"
+// or "P"), seeded by WEIR_CRASH_SEED; nil when unset.
+func sinkCrashHook() func(after bool) {
+	spec := os.Getenv("WEIR_CRASH_SINK")
+	if spec == "" {
+		return nil
+	}
+	before, after, err := parseCrashSpec(spec)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_SINK: %v\n", err)
+		os.Exit(2)
+	}
+	seed := rand.Uint64()
+	if s := os.Getenv("WEIR_CRASH_SEED"); s != "" {
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_SEED: %v\n", err)
+			os.Exit(2)
+		}
+	}
+	return killAtEdges(before, after, seed^0x5eed)
+}
+
 // chaosFromEnv reads WEIR_CHAOS ("SEED" or "SEED,INTERVAL", e.g.
 // "7,20ms"): every interval the executor does one random split, merge,
 // move or resize of each job (crash and chaos tests).

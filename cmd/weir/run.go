@@ -121,7 +121,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	e, err := engine.Open(engine.Options{DataDir: *dataDir, BaseDir: absDir, Stdout: stdout, BundleSize: envInt("WEIR_BUNDLE_SIZE"),
-		Scale: scale, ReconfigureHook: reconfigureCrashHook(), CommitHook: commitCrashHook(), Logf: envLogf(stderr)})
+		Scale: scale, ReconfigureHook: reconfigureCrashHook(), CommitHook: commitCrashHook(), SinkHook: sinkCrashHook(), Logf: envLogf(stderr)})
 	if err != nil {
 		fmt.Fprintf(stderr, "weir run: %v\n", err)
 		return 1

@@ -63,7 +63,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	logf := func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
-	e, err := engine.Open(engine.Options{DataDir: *data, Stdout: stdout, CommitHook: commitCrashHook(), Logf: logf})
+	e, err := engine.Open(engine.Options{DataDir: *data, Stdout: stdout, BundleSize: envInt("WEIR_BUNDLE_SIZE"), CommitHook: commitCrashHook(), SinkHook: sinkCrashHook(), Logf: logf})
 	if err != nil {
 		fmt.Fprintln(stderr, "weir serve:", err)
 		return 1
