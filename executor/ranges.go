@@ -55,6 +55,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/weir-sql/weir/connector"
@@ -237,12 +238,38 @@ func (w *worker) takeInbox() []delivery {
 		out = append(out, w.st.inboxes[b].take()...)
 	}
 	if len(out) > 0 {
-		select {
-		case w.space <- struct{}{}:
-		default:
-		}
+		w.space.notify()
 	}
 	return out
+}
+
+// broadcast wakes every waiter at once (several producers may wait for
+// the same full unit: a one-slot signal would wake only one of them and
+// leave the others blocked with the inbox already empty). wait returns a
+// channel that the next notify closes; take it before checking the
+// condition it guards, so a notify between the check and the wait is not
+// lost.
+type broadcast struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcast) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.ch == nil {
+		b.ch = make(chan struct{})
+	}
+	return b.ch
+}
+
+func (b *broadcast) notify() {
+	b.mu.Lock()
+	if b.ch != nil {
+		close(b.ch)
+		b.ch = nil
+	}
+	b.mu.Unlock()
 }
 
 var errRetired = errors.New("executor: unit retired")
@@ -261,7 +288,7 @@ func (w *worker) retiring() bool {
 // newRunner creates (without loading) the runner of unit u.
 func (j *Job) newRunner(st *stageRT, u unit) *worker {
 	w := &worker{job: j, st: st, idx: int(u.ID), unit: u,
-		wake: make(chan struct{}, 1), retireCh: make(chan struct{}), exited: make(chan struct{}), space: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), retireCh: make(chan struct{}), exited: make(chan struct{})}
 	if st.source == nil {
 		w.b0, w.b1 = int(u.Lo), int(u.Hi)
 		w.lo, w.hi = bucketsBounds(w.b0, w.b1, st.nb)

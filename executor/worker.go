@@ -34,11 +34,11 @@ type worker struct {
 	retireCh   chan struct{} // closed to retire the unit (ranges.go)
 	exited     chan struct{} // closed when run returns
 	exitErr    error
-	space      chan struct{} // signalled when the unit takes its inbox
-	rate       atomic.Int64  // records/s over the last scaler interval
-	pubOffset  atomic.Int64  // source: the committed offset
-	srcBacklog atomic.Int64  // source: records waiting in the source after the last bundle
-	hot        atomic.Bool   // a one-bucket range saturating its worker
+	space      broadcast    // notified when the unit takes its inbox
+	rate       atomic.Int64 // records/s over the last scaler interval
+	pubOffset  atomic.Int64 // source: the committed offset
+	srcBacklog atomic.Int64 // source: records waiting in the source after the last bundle
+	hot        atomic.Bool  // a one-bucket range saturating its worker
 
 	meta workerMeta // last committed progress
 	ops  []operator
@@ -573,9 +573,13 @@ func (w *worker) waitForSpace() error {
 	limit := w.job.x.cfg.MaxPending
 	for {
 		var full *worker
+		var taken <-chan struct{}
 		for _, dw := range w.st.down.list() {
+			// The channel is taken before the check, so a take between
+			// the check and the wait still wakes this producer.
+			ch := dw.space.wait()
 			if dw.pending() > limit {
-				full = dw
+				full, taken = dw, ch
 				break
 			}
 		}
@@ -583,7 +587,7 @@ func (w *worker) waitForSpace() error {
 			return nil
 		}
 		select {
-		case <-full.space:
+		case <-taken:
 		case <-full.exited: // retired: its successors take over
 		case <-w.retireCh:
 			return nil
