@@ -19,22 +19,29 @@ import (
 // learned of it. Its value is a probability per commit edge ("0.01"), or
 // "before=P,after=P" for the two edges separately. WEIR_CRASH_SEED seeds
 // the choice (default: random).
-func commitCrashHook() func(after bool) {
-	spec := os.Getenv("WEIR_CRASH_COMMIT")
+func commitCrashHook() func(after bool) { return envCrashHook("WEIR_CRASH_COMMIT", true, 0) }
+
+// envCrashHook returns killAtEdges with the probabilities of the env
+// variable name ("before=P,after=P" or "P"), or nil when it is unset. With
+// seeded, WEIR_CRASH_SEED (xor salt, so hooks sharing it differ) seeds the
+// choice; else it is random. A bad value exits the process with status 2.
+func envCrashHook(name string, seeded bool, salt uint64) func(after bool) {
+	spec := os.Getenv(name)
 	if spec == "" {
 		return nil
 	}
 	before, after, err := parseCrashSpec(spec)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_COMMIT: %v\n", err)
+		fmt.Fprintf(os.Stderr, "weir: %s: %v\n", name, err)
 		os.Exit(2)
 	}
 	seed := rand.Uint64()
-	if s := os.Getenv("WEIR_CRASH_SEED"); s != "" {
+	if s := os.Getenv("WEIR_CRASH_SEED"); seeded && s != "" {
 		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
 			fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_SEED: %v\n", err)
 			os.Exit(2)
 		}
+		seed ^= salt
 	}
 	return killAtEdges(before, after, seed)
 }
@@ -62,42 +69,13 @@ func killAtEdges(before, after float64, seed uint64) func(after bool) {
 // reconfigureCrashHook kills the process around reconfiguration commits
 // with the probabilities of WEIR_CRASH_RECONF ("before=P,after=P" or "P");
 // nil when unset.
-func reconfigureCrashHook() func(after bool) {
-	spec := os.Getenv("WEIR_CRASH_RECONF")
-	if spec == "" {
-		return nil
-	}
-	before, after, err := parseCrashSpec(spec)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_RECONF: %v\n", err)
-		os.Exit(2)
-	}
-	return killAtEdges(before, after, rand.Uint64())
-}
+func reconfigureCrashHook() func(after bool) { return envCrashHook("WEIR_CRASH_RECONF", false, 0) }
 
 // sinkCrashHook kills the process right before and right after an
 // exactly-once sink's external commit (the PostgreSQL COMMIT, the Kafka
 // EndTxn) with the probabilities of WEIR_CRASH_SINK ("before=P,after=P"
 // or "P"), seeded by WEIR_CRASH_SEED; nil when unset.
-func sinkCrashHook() func(after bool) {
-	spec := os.Getenv("WEIR_CRASH_SINK")
-	if spec == "" {
-		return nil
-	}
-	before, after, err := parseCrashSpec(spec)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_SINK: %v\n", err)
-		os.Exit(2)
-	}
-	seed := rand.Uint64()
-	if s := os.Getenv("WEIR_CRASH_SEED"); s != "" {
-		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
-			fmt.Fprintf(os.Stderr, "weir: WEIR_CRASH_SEED: %v\n", err)
-			os.Exit(2)
-		}
-	}
-	return killAtEdges(before, after, seed^0x5eed)
-}
+func sinkCrashHook() func(after bool) { return envCrashHook("WEIR_CRASH_SINK", true, 0x5eed) }
 
 // chaosFromEnv reads WEIR_CHAOS ("SEED" or "SEED,INTERVAL", e.g.
 // "7,20ms"): every interval the executor does one random split, merge,
