@@ -329,7 +329,7 @@ func (s *kafkaSource) Open(p, n int, from int64) (Reader, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &kafkaReader{src: s, p: int32(p), cl: cl, codec: codec, pos: from, fetchNext: from, ctx: ctx, cancel: cancel,
-		done: make(chan struct{}), ready: make(chan struct{}), space: make(chan struct{}, 1)}
+		done: make(chan struct{}), buf: newFetchBuffer[*kgo.Record](kafkaBuffered)}
 	r.hwm.Store(-1)
 	s.mu.Lock()
 	s.readers[int32(p)] = r
@@ -426,13 +426,8 @@ type kafkaReader struct {
 	done   chan struct{}
 	hwm    atomic.Int64 // the partition's high watermark (or last stable offset) at the last fetch
 
-	mu      sync.Mutex
-	pending []*kgo.Record // fetched, not yet read
-	ready   chan struct{} // closed when pending becomes non-empty
-	space   chan struct{} // signalled when Read takes records
-	lastErr error         // the last fetch error (nil after a good fetch)
-	last    []*kgo.Record // the records of the last Read (RawAt)
-	meta    msgMeta
+	buf  *fetchBuffer[*kgo.Record] // fetched, not yet read; the last Read's records (RawAt)
+	meta msgMeta
 }
 
 // fetch is the reader's fetch goroutine.
@@ -459,9 +454,7 @@ func (r *kafkaReader) fetch() {
 		})
 		if len(recs) == 0 {
 			if ferr != nil {
-				r.mu.Lock()
-				r.lastErr = ferr
-				r.mu.Unlock()
+				r.buf.setErr(ferr)
 				if errors.Is(ferr, kerr.UnknownTopicID) || errors.Is(ferr, kerr.UnknownTopicOrPartition) {
 					// The topic was deleted (and may come back under a
 					// new id, which this client would never learn): a
@@ -484,24 +477,8 @@ func (r *kafkaReader) fetch() {
 		}
 		backoff = kafkaMinBackoff
 		r.fetchNext = recs[len(recs)-1].Offset + 1
-		r.mu.Lock()
-		r.lastErr = nil
-		wasEmpty := len(r.pending) == 0
-		r.pending = append(r.pending, recs...)
-		if wasEmpty {
-			close(r.ready)
-		}
-		full := len(r.pending) >= kafkaBuffered
-		r.mu.Unlock()
-		for full {
-			select {
-			case <-r.space:
-			case <-r.ctx.Done():
-				return
-			}
-			r.mu.Lock()
-			full = len(r.pending) >= kafkaBuffered
-			r.mu.Unlock()
+		if !r.buf.push(r.ctx, recs...) {
+			return
 		}
 	}
 }
@@ -510,24 +487,8 @@ func (r *kafkaReader) Read(buf []Record, max int) ([]Record, bool, error) {
 	if max <= 0 {
 		return buf, false, nil
 	}
-	r.mu.Lock()
-	n := min(max, len(r.pending))
-	take := r.pending[:n:n]
-	r.pending = r.pending[n:]
-	if len(r.pending) == 0 {
-		r.pending = nil
-		r.ready = make(chan struct{})
-	}
-	r.last = take
-	r.mu.Unlock()
-	if n > 0 {
-		select {
-		case r.space <- struct{}{}:
-		default:
-		}
-	}
 	m := &r.meta
-	for _, rec := range take {
+	for _, rec := range r.buf.take(max) {
 		if rec.Offset < r.pos {
 			continue // below the position (a re-fetch)
 		}
@@ -545,28 +506,10 @@ func (r *kafkaReader) Read(buf []Record, max int) ([]Record, bool, error) {
 // lastValue returns the value of the record at offset if the last Read
 // returned it.
 func (r *kafkaReader) lastValue(offset int64) ([]byte, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rec := range r.last {
-		if rec.Offset == offset {
-			v := rec.Value
-			if len(v) > MaxRecordBytes {
-				v = v[:maxRawBytes]
-			}
-			return append([]byte(nil), v...), true
-		}
-	}
-	return nil, false
+	return r.buf.lastValue(offset, func(rec *kgo.Record) (int64, []byte) { return rec.Offset, rec.Value })
 }
 
-func (r *kafkaReader) Ready() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.pending) > 0 {
-		return closedChan
-	}
-	return r.ready
-}
+func (r *kafkaReader) Ready() <-chan struct{} { return r.buf.readyChan() }
 
 func (r *kafkaReader) NextOffset() int64 { return r.pos }
 
@@ -581,11 +524,7 @@ func (r *kafkaReader) Backlog() int64 {
 
 // FetchErr returns the error of the reader's last fetch (nil after a
 // successful one): the topic deleted, the broker unreachable.
-func (r *kafkaReader) FetchErr() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lastErr
-}
+func (r *kafkaReader) FetchErr() error { return r.buf.err() }
 
 func (r *kafkaReader) Close() error {
 	r.cancel()

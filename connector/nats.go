@@ -113,7 +113,7 @@ func (s *natsSource) Open(p, n int, from int64) (Reader, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &natsReader{src: s, nc: nc, js: js, codec: codec, pos: from, fetchNext: from, ctx: ctx, cancel: cancel,
-		done: make(chan struct{}), ready: make(chan struct{}), space: make(chan struct{}, 1)}
+		done: make(chan struct{}), buf: newFetchBuffer[natsMsg](kafkaBuffered)}
 	s.mu.Lock()
 	s.reader = r
 	s.mu.Unlock()
@@ -174,20 +174,11 @@ type natsReader struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu      sync.Mutex
-	pending []natsMsg
-	ready   chan struct{}
-	space   chan struct{}
-	last    []natsMsg
-	lastErr error
-	meta    msgMeta
+	buf  *fetchBuffer[natsMsg] // fetched, not yet read; the last Read's messages (RawAt)
+	meta msgMeta
 }
 
-func (r *natsReader) setErr(err error) {
-	r.mu.Lock()
-	r.lastErr = err
-	r.mu.Unlock()
-}
+func (r *natsReader) setErr(err error) { r.buf.setErr(err) }
 
 // fetch is the reader's fetch goroutine: an ordered consumer from the
 // fetch position, remade after a backoff when it fails.
@@ -244,25 +235,9 @@ func (r *natsReader) fetch() {
 			}
 			backoff = kafkaMinBackoff
 			r.fetchNext = seq + 1
-			r.mu.Lock()
-			r.lastErr = nil
-			wasEmpty := len(r.pending) == 0
-			r.pending = append(r.pending, natsMsg{seq: seq, subject: m.Subject(), data: m.Data(), headers: m.Headers(), ts: md.Timestamp.UnixMicro()})
-			if wasEmpty {
-				close(r.ready)
-			}
-			full := len(r.pending) >= kafkaBuffered
-			r.mu.Unlock()
-			for full {
-				select {
-				case <-r.space:
-				case <-r.ctx.Done():
-					it.Stop()
-					return
-				}
-				r.mu.Lock()
-				full = len(r.pending) >= kafkaBuffered
-				r.mu.Unlock()
+			if !r.buf.push(r.ctx, natsMsg{seq: seq, subject: m.Subject(), data: m.Data(), headers: m.Headers(), ts: md.Timestamp.UnixMicro()}) {
+				it.Stop()
+				return
 			}
 		}
 		if !wait() {
@@ -275,24 +250,8 @@ func (r *natsReader) Read(buf []Record, max int) ([]Record, bool, error) {
 	if max <= 0 {
 		return buf, false, nil
 	}
-	r.mu.Lock()
-	n := min(max, len(r.pending))
-	take := r.pending[:n:n]
-	r.pending = r.pending[n:]
-	if len(r.pending) == 0 {
-		r.pending = nil
-		r.ready = make(chan struct{})
-	}
-	r.last = take
-	r.mu.Unlock()
-	if n > 0 {
-		select {
-		case r.space <- struct{}{}:
-		default:
-		}
-	}
 	m := &r.meta
-	for _, msg := range take {
+	for _, msg := range r.buf.take(max) {
 		if msg.seq < r.pos {
 			continue
 		}
@@ -310,37 +269,15 @@ func (r *natsReader) Read(buf []Record, max int) ([]Record, bool, error) {
 }
 
 func (r *natsReader) lastValue(offset int64) ([]byte, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, m := range r.last {
-		if m.seq == offset {
-			v := m.data
-			if len(v) > MaxRecordBytes {
-				v = v[:maxRawBytes]
-			}
-			return append([]byte(nil), v...), true
-		}
-	}
-	return nil, false
+	return r.buf.lastValue(offset, func(m natsMsg) (int64, []byte) { return m.seq, m.data })
 }
 
-func (r *natsReader) Ready() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.pending) > 0 {
-		return closedChan
-	}
-	return r.ready
-}
+func (r *natsReader) Ready() <-chan struct{} { return r.buf.readyChan() }
 
 func (r *natsReader) NextOffset() int64 { return r.pos }
 
 // FetchErr returns the consumer's last error (nil after a message).
-func (r *natsReader) FetchErr() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lastErr
-}
+func (r *natsReader) FetchErr() error { return r.buf.err() }
 
 func (r *natsReader) Close() error {
 	r.cancel()
