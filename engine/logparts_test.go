@@ -141,23 +141,7 @@ func TestPartitionedLogOracle(t *testing.T) {
 		}
 		dropped[r[0].Str()] = r[2].Int()
 	}
-	for _, j := range jobs {
-		want, wantDropped := oracleForParts(j, byPart)
-		res, err := s.Exec(ctx, fmt.Sprintf("SELECT * FROM %s_out WHERE device IS NULL OR device <> 'zz_end'", j.name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := finalPanes(res[0].Rows, j.keyed)
-		if err != nil {
-			t.Fatalf("job %s: %v", j.name, err)
-		}
-		if !oSameLines(want, got) {
-			t.Fatalf("seed %d, job %s (%s): table differs from the oracle\n%s", seed, j.name, strings.ReplaceAll(j.sql(), "\n", " "), oDiff(want, got))
-		}
-		if dropped[j.name] != wantDropped {
-			t.Fatalf("seed %d, job %s: late_dropped = %d, oracle %d", seed, j.name, dropped[j.name], wantDropped)
-		}
-	}
+	checkJobTables(t, ctx, s, seed, jobs, dropped, func(j oJob) ([]string, int64) { return oracleForParts(j, byPart) })
 }
 
 // TestPartitionByClause checks CREATE SOURCE ... PARTITION BY: it is kept

@@ -95,44 +95,6 @@ func TestNatsOracle(t *testing.T) {
 			t.Fatalf("job %s: %v", j.name, err)
 		}
 	}
-	res, err := s.Exec(ctx, "SELECT name, state, late_dropped, bad_records, error FROM weir_jobs ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dropped := map[string]int64{}
-	for _, r := range res[0].Rows {
-		if r[1].Str() != "RUNNING" || r[3].Int() != nbad {
-			t.Fatalf("job %s is %s with %d bad records (%d written): %s", r[0].Str(), r[1].Str(), r[3].Int(), nbad, oDatum(r[4]))
-		}
-		dropped[r[0].Str()] = r[2].Int()
-	}
-	res, err = s.Exec(ctx, "SELECT job, position, raw FROM weir_dead_letters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if int64(len(res[0].Rows)) != nbad*int64(len(jobs)) {
-		t.Fatalf("%d dead letters, want %d per job", len(res[0].Rows), nbad)
-	}
-	for _, r := range res[0].Rows {
-		if !badValues[string(r[2].Bytes())] {
-			t.Fatalf("dead letter of %s at %d has raw %q, not a malformed message published", r[0].Str(), r[1].Int(), r[2].Bytes())
-		}
-	}
-	for _, j := range jobs {
-		want, wantDropped := oracleFor(j, evs)
-		res, err := s.Exec(ctx, fmt.Sprintf("SELECT * FROM %s_out WHERE device IS NULL OR device <> 'zz_end'", j.name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := finalPanes(res[0].Rows, j.keyed)
-		if err != nil {
-			t.Fatalf("job %s: %v", j.name, err)
-		}
-		if !oSameLines(want, got) {
-			t.Fatalf("seed %d, job %s (%s): table differs from the oracle\n%s", seed, j.name, strings.ReplaceAll(j.sql(), "\n", " "), oDiff(want, got))
-		}
-		if dropped[j.name] != wantDropped {
-			t.Fatalf("seed %d, job %s: late_dropped = %d, oracle %d", seed, j.name, dropped[j.name], wantDropped)
-		}
-	}
+	dropped := checkBadRecords(t, ctx, s, jobs, nbad, badValues)
+	checkJobTables(t, ctx, s, seed, jobs, dropped, func(j oJob) ([]string, int64) { return oracleFor(j, evs) })
 }

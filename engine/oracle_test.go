@@ -618,3 +618,58 @@ func oDiff(want, got []string) string {
 	fmt.Fprintf(&b, "(%d rows expected, %d got)", len(want), len(got))
 	return b.String()
 }
+
+// checkBadRecords checks that every job is RUNNING with nbad bad records
+// and that weir_dead_letters holds nbad rows per job, each with the raw
+// bytes of one of the malformed values written (bad); it returns each
+// job's late_dropped.
+func checkBadRecords(t *testing.T, ctx context.Context, s *Session, jobs []oJob, nbad int64, bad map[string]bool) map[string]int64 {
+	t.Helper()
+	res, err := s.Exec(ctx, "SELECT name, state, late_dropped, bad_records, error FROM weir_jobs ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped := map[string]int64{}
+	for _, r := range res[0].Rows {
+		if r[1].Str() != "RUNNING" || r[3].Int() != nbad {
+			t.Fatalf("job %s is %s with %d bad records (%d written): %s", r[0].Str(), r[1].Str(), r[3].Int(), nbad, oDatum(r[4]))
+		}
+		dropped[r[0].Str()] = r[2].Int()
+	}
+	res, err = s.Exec(ctx, "SELECT job, position, raw FROM weir_dead_letters")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(res[0].Rows)) != nbad*int64(len(jobs)) {
+		t.Fatalf("%d dead letters, want %d per job", len(res[0].Rows), nbad)
+	}
+	for _, r := range res[0].Rows {
+		if !bad[string(r[2].Bytes())] {
+			t.Fatalf("dead letter of %s at %d has raw %q, not a malformed value written", r[0].Str(), r[1].Int(), r[2].Bytes())
+		}
+	}
+	return dropped
+}
+
+// checkJobTables compares each job's table (without the zz_end marker
+// rows) and its late_dropped with the oracle's.
+func checkJobTables(t *testing.T, ctx context.Context, s *Session, seed int64, jobs []oJob, dropped map[string]int64, oracle func(oJob) ([]string, int64)) {
+	t.Helper()
+	for _, j := range jobs {
+		want, wantDropped := oracle(j)
+		res, err := s.Exec(ctx, fmt.Sprintf("SELECT * FROM %s_out WHERE device IS NULL OR device <> 'zz_end'", j.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := finalPanes(res[0].Rows, j.keyed)
+		if err != nil {
+			t.Fatalf("job %s: %v", j.name, err)
+		}
+		if !oSameLines(want, got) {
+			t.Fatalf("seed %d, job %s (%s): table differs from the oracle\n%s", seed, j.name, strings.ReplaceAll(j.sql(), "\n", " "), oDiff(want, got))
+		}
+		if dropped[j.name] != wantDropped {
+			t.Fatalf("seed %d, job %s: late_dropped = %d, oracle %d", seed, j.name, dropped[j.name], wantDropped)
+		}
+	}
+}
