@@ -110,9 +110,19 @@ func BindCreateTable(t *sql.CreateTable) (*catalog.Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	tab := &catalog.Table{Name: t.Name, Columns: cols, SQL: t.Text}
+	pk, err := bindPrimaryKey(cols, t.PrimaryKey, t.Start)
+	if err != nil {
+		return nil, err
+	}
+	return &catalog.Table{Name: t.Name, Columns: cols, PrimaryKey: pk, SQL: t.Text}, nil
+}
+
+// bindPrimaryKey resolves the PRIMARY KEY column names of a table or sink
+// to column indexes and marks those columns NOT NULL, as PostgreSQL does.
+func bindPrimaryKey(cols []catalog.Column, names []string, pos sql.Pos) ([]int, error) {
+	var pk []int
 	seen := map[int]bool{}
-	for _, k := range t.PrimaryKey {
+	for _, k := range names {
 		idx := -1
 		for i, c := range cols {
 			if c.Name == k {
@@ -120,17 +130,16 @@ func BindCreateTable(t *sql.CreateTable) (*catalog.Table, error) {
 			}
 		}
 		if idx < 0 {
-			return nil, errAt(t.Start, pgerr.UndefinedColumn, "column %q named in key does not exist", k)
+			return nil, errAt(pos, pgerr.UndefinedColumn, "column %q named in key does not exist", k)
 		}
 		if seen[idx] {
-			return nil, errAt(t.Start, pgerr.DuplicateColumn, "column %q appears twice in primary key constraint", k)
+			return nil, errAt(pos, pgerr.DuplicateColumn, "column %q appears twice in primary key constraint", k)
 		}
 		seen[idx] = true
-		// Key columns are NOT NULL, as in PostgreSQL.
-		tab.Columns[idx].NotNull = true
-		tab.PrimaryKey = append(tab.PrimaryKey, idx)
+		cols[idx].NotNull = true
+		pk = append(pk, idx)
 	}
-	return tab, nil
+	return pk, nil
 }
 
 // BindCreateSink checks a CREATE SINK and returns the sink to store.
@@ -149,23 +158,8 @@ func BindCreateSink(s *sql.CreateSink) (*catalog.Sink, error) {
 		return nil, errAt(optionPos(s.With, "connector", s.Start), pgerr.InvalidParameterValue, "unknown sink connector %q", c).
 			WithHint("Sinks support connector = 'blackhole', 'stdout', 'file', 'postgres', 'kafka' or 'nats'.")
 	}
-	seen := map[int]bool{}
-	for _, k := range s.PrimaryKey {
-		idx := -1
-		for i, col := range cols {
-			if col.Name == k {
-				idx = i
-			}
-		}
-		if idx < 0 {
-			return nil, errAt(s.Start, pgerr.UndefinedColumn, "column %q named in key does not exist", k)
-		}
-		if seen[idx] {
-			return nil, errAt(s.Start, pgerr.DuplicateColumn, "column %q appears twice in primary key constraint", k)
-		}
-		seen[idx] = true
-		sink.Columns[idx].NotNull = true
-		sink.PrimaryKey = append(sink.PrimaryKey, idx)
+	if sink.PrimaryKey, err = bindPrimaryKey(cols, s.PrimaryKey, s.Start); err != nil {
+		return nil, err
 	}
 	return sink, nil
 }
